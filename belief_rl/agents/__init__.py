@@ -1,0 +1,23 @@
+"""Agents sharing one protocol (see :mod:`belief_rl.agents.base`)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
+from belief_rl.agents.belief import BeliefAgent
+from belief_rl.agents.recurrent import AuxHeadAgent, RNNAgent
+from belief_rl.config import AgentConfig
+from envs.tasks import TaskSpec
+
+AGENTS: dict[str, type[Agent]] = {"belief": BeliefAgent, "rnn": RNNAgent, "aux_head": AuxHeadAgent}
+
+
+def make_agent(config: AgentConfig, observation_space: gym.spaces.Box, action_space: gym.Space,
+               task_spec: TaskSpec) -> Agent:
+    """Build the agent named by ``config.kind``."""
+    return AGENTS[config.kind](observation_space, action_space, task_spec, config)
+
+
+__all__ = ["AGENTS", "ActOutput", "Agent", "AuxHeadAgent", "BeliefAgent", "RNNAgent", "SequenceBatch",
+           "SequenceOutput", "make_agent"]

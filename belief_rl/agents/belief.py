@@ -1,0 +1,114 @@
+"""The belief agent: a supervised task-inference network feeding a policy and critic.
+
+The belief network reads the history and is trained only by the auxiliary
+task-prediction loss (log-likelihood of ``info["task"]``) and the information
+bottleneck. Its belief – the posterior's parameters or the bottleneck sample –
+together with the current observation is the input of separate actor and critic
+MLPs. By default RL gradients stop at the belief, which keeps the belief a pure
+function of the history (and trainable off-policy); ``rl_grad_into_belief`` lets
+them through.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
+from belief_rl.config import AgentConfig
+from belief_rl.networks import GaussianBottleneck, RecurrentCore, make_action_head, mlp
+from belief_rl.networks.recurrent import State
+from belief_rl.tasks import make_task_head
+from envs.tasks import TaskSpec
+
+
+class BeliefNetwork(nn.Module):
+    """History → recurrent state → stochastic embedding z → ``q(task | history)``.
+
+    The task head reads z directly, so everything it knows passed the bottleneck.
+    """
+
+    def __init__(self, input_dim: int, task_spec: TaskSpec, config: AgentConfig) -> None:
+        super().__init__()
+        self.core = RecurrentCore(input_dim, config.hidden_size, config.cell, config.embed_dim)
+        self.bottleneck = GaussianBottleneck(config.hidden_size, config.latent_dim)
+        self.head = make_task_head(task_spec, config.latent_dim)
+
+    def embed(self, hidden: torch.Tensor, noise: torch.Tensor | None) -> tuple[Distribution, torch.Tensor]:
+        """Bottleneck distribution and the embedding ``z = μ + σ·noise`` (``noise=None``: the mean)."""
+        posterior = self.bottleneck(hidden)
+        if noise is None:
+            return posterior, posterior.mean
+        return posterior, posterior.mean + posterior.stddev * noise
+
+    def task_distribution(self, z: torch.Tensor) -> Distribution:
+        return self.head.distribution(z)
+
+
+class BeliefAgent(Agent):
+    """Belief network + actor-critic on (belief, observation)."""
+
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
+                 config: AgentConfig) -> None:
+        super().__init__(observation_space, action_space)
+        self.config = config
+        self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
+        belief_dim = self.belief_net.head.feature_dim if config.policy_input == "posterior" else config.latent_dim
+        policy_in = belief_dim + self.obs_dim
+        self.action_head = make_action_head(action_space, policy_in, config.policy_hidden)
+        self.critic = mlp(policy_in, config.policy_hidden, 1)
+
+    def initial_state(self, batch_size: int) -> State:
+        return self.belief_net.core.initial_state(batch_size)
+
+    def _policy_input(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        if self.config.policy_input == "posterior":
+            belief = self.belief_net.head.belief_features(self.belief_net.task_distribution(z))
+        else:
+            belief = z
+        return torch.cat([belief, self.observation(inputs)], dim=-1)
+
+    @torch.no_grad()
+    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+        hidden, state = self.belief_net.core.step(inputs, state)
+        noise = None if deterministic else torch.randn(hidden.shape[0], self.config.latent_dim)
+        _, z = self.belief_net.embed(hidden, noise)
+        policy_input = self._policy_input(z, inputs)
+        dist = self.action_head(policy_input)
+        action = self._sample(dist, deterministic)
+        extras = {"policy_input": policy_input}
+        if noise is not None:
+            extras["bottleneck_noise"] = noise
+        return ActOutput(action, dist.log_prob(action), self.critic(policy_input).squeeze(-1), extras), state
+
+    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
+        aux_losses: dict[str, torch.Tensor] = {}
+        metrics: dict[str, float] = {}
+        policy_input = batch.extras["policy_input"]
+        if with_aux or self.config.rl_grad_into_belief:
+            hidden, _ = self.belief_net.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
+            posterior, z = self.belief_net.embed(hidden, batch.extras.get("bottleneck_noise"))
+            if self.config.rl_grad_into_belief:
+                policy_input = self._policy_input(z, batch.inputs)
+            if with_aux:
+                task_nll = -self.belief_net.head.log_prob(self.belief_net.task_distribution(z), batch.task).mean()
+                kl = GaussianBottleneck.kl_to_standard_normal(posterior).mean()
+                aux_losses = {"task_nll": self.config.task_loss_coef * task_nll, "bottleneck_kl": self.config.ib_beta * kl}
+                metrics = {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()}
+        dist = self.action_head(policy_input)
+        return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(policy_input).squeeze(-1),
+                              aux_losses, metrics)
+
+    def gradient_groups(self) -> list[list[nn.Parameter]]:
+        if self.config.rl_grad_into_belief:
+            return super().gradient_groups()
+        belief_params = list(self.belief_net.parameters())
+        ids = {id(p) for p in belief_params}
+        return [belief_params, [p for p in self.parameters() if id(p) not in ids]]
+
+    def belief(self, inputs: torch.Tensor) -> Distribution:
+        hidden, _ = self.belief_net.core.sequence(inputs, self.initial_state(inputs.shape[1]))
+        _, z = self.belief_net.embed(hidden, None)
+        return self.belief_net.task_distribution(z)

@@ -1,0 +1,72 @@
+"""Baselines with one shared recurrent torso.
+
+* :class:`RNNAgent` (RL²): the torso's state feeds actor and critic heads; no task
+  supervision at all.
+* :class:`AuxHeadAgent`: the same, plus a task head on the torso trained with the
+  task log-likelihood as an auxiliary loss, so task inference *shapes* the
+  representation the policy uses instead of being its explicit input.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from torch.distributions import Distribution
+
+from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
+from belief_rl.config import AgentConfig
+from belief_rl.networks import RecurrentCore, make_action_head, mlp
+from belief_rl.networks.recurrent import State
+from belief_rl.tasks import make_task_head
+from envs.tasks import TaskSpec
+
+
+class RNNAgent(Agent):
+    """RL²: a recurrent actor-critic trained by the RL loss alone."""
+
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
+                 config: AgentConfig) -> None:
+        super().__init__(observation_space, action_space)
+        self.config = config
+        self.core = RecurrentCore(self.input_dim, config.hidden_size, config.cell, config.embed_dim)
+        self.action_head = make_action_head(action_space, config.hidden_size, config.policy_hidden)
+        self.critic = mlp(config.hidden_size, config.policy_hidden, 1)
+
+    def initial_state(self, batch_size: int) -> State:
+        return self.core.initial_state(batch_size)
+
+    @torch.no_grad()
+    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+        hidden, state = self.core.step(inputs, state)
+        dist = self.action_head(hidden)
+        action = self._sample(dist, deterministic)
+        return ActOutput(action, dist.log_prob(action), self.critic(hidden).squeeze(-1)), state
+
+    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
+        hidden, _ = self.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
+        dist = self.action_head(hidden)
+        output = SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(hidden).squeeze(-1))
+        if with_aux:
+            self._add_aux_losses(hidden, batch, output)
+        return output
+
+    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: SequenceOutput) -> None:
+        """Hook for subclasses that supervise the torso."""
+
+
+class AuxHeadAgent(RNNAgent):
+    """RL² torso shaped by an auxiliary task-prediction head."""
+
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
+                 config: AgentConfig) -> None:
+        super().__init__(observation_space, action_space, task_spec, config)
+        self.task_head = make_task_head(task_spec, config.hidden_size)
+
+    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: SequenceOutput) -> None:
+        task_nll = -self.task_head.log_prob(self.task_head.distribution(hidden), batch.task).mean()
+        output.aux_losses["task_nll"] = self.config.task_loss_coef * task_nll
+        output.metrics["task_nll"] = task_nll.item()
+
+    def belief(self, inputs: torch.Tensor) -> Distribution:
+        hidden, _ = self.core.sequence(inputs, self.initial_state(inputs.shape[1]))
+        return self.task_head.distribution(hidden)

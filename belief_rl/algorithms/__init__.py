@@ -1,0 +1,1 @@
+"""Learners: recurrent PPO (on-policy)."""

@@ -1,0 +1,100 @@
+"""Recurrent PPO over whole meta-episodes.
+
+Each update collects one meta-episode per environment, computes GAE advantages,
+and runs ``update_epochs`` passes of the clipped objective over minibatches of
+*environments* (whole sequences, so recurrent agents backpropagate through the
+entire meta-episode). The agent's auxiliary losses (task log-likelihood,
+bottleneck KL) are optimized on the same data in the same step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from belief_rl.agents.base import Agent, SequenceBatch
+from belief_rl.config import PPOConfig
+from belief_rl.rollout import Rollout
+
+
+def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
+                gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalized advantage estimation over ``[T, B]`` tensors.
+
+    ``dones[t]`` marks that the step ``t`` ended the episode, so nothing is
+    bootstrapped past it; ``last_value`` bootstraps an unfinished final step.
+    Returns ``(advantages, returns)`` with ``returns = advantages + values``.
+    """
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(last_value)
+    next_value = last_value
+    for t in reversed(range(rewards.shape[0])):
+        not_done = 1.0 - dones[t].to(rewards.dtype)
+        delta = rewards[t] + gamma * next_value * not_done - values[t]
+        running = delta + gamma * lam * not_done * running
+        advantages[t] = running
+        next_value = values[t]
+    return advantages, advantages + values
+
+
+def _select_envs(batch: SequenceBatch, index: torch.Tensor) -> SequenceBatch:
+    return SequenceBatch(batch.inputs[:, index], batch.actions[:, index], batch.task[:, index],
+                         {k: v[:, index] for k, v in batch.extras.items()})
+
+
+class PPO:
+    """Clipped-objective PPO for agents implementing :class:`belief_rl.agents.Agent`."""
+
+    def __init__(self, agent: Agent, config: PPOConfig) -> None:
+        self.agent = agent
+        self.config = config
+        self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+
+    def set_progress(self, fraction_done: float) -> None:
+        """Linear learning-rate annealing to zero over the run."""
+        if self.config.anneal_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.learning_rate * max(1.0 - fraction_done, 0.0)
+
+    def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
+        """One PPO update on a rollout of whole meta-episodes; returns mean metrics."""
+        cfg = self.config
+        advantages, returns = compute_gae(rollout.rewards, rollout.values, rollout.dones,
+                                          torch.zeros_like(rollout.values[-1]), cfg.gamma, cfg.gae_lambda)
+        num_envs = rollout.rewards.shape[1]
+        totals: dict[str, list[float]] = {}
+        for epoch in range(cfg.update_epochs):
+            order = torch.randperm(num_envs, generator=generator)
+            for index in order.chunk(cfg.num_minibatches):
+                metrics = self._minibatch_step(_select_envs(rollout.batch, index), rollout.log_probs[:, index],
+                                               advantages[:, index], returns[:, index],
+                                               with_aux=epoch < cfg.aux_epochs)
+                for key, value in metrics.items():
+                    totals.setdefault(key, []).append(value)
+        return {key: float(np.mean(values)) for key, values in totals.items()}
+
+    def _minibatch_step(self, batch: SequenceBatch, old_log_probs: torch.Tensor, advantages: torch.Tensor,
+                        returns: torch.Tensor, with_aux: bool) -> dict[str, float]:
+        cfg = self.config
+        out = self.agent.evaluate(batch, with_aux)
+        if cfg.norm_adv:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        log_ratio = out.log_prob - old_log_probs
+        ratio = log_ratio.exp()
+        policy_loss = torch.max(-advantages * ratio,
+                                -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+        value_loss = 0.5 * (out.value - returns).pow(2).mean()
+        entropy = out.entropy.mean()
+        aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
+        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy + aux_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = sum(float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm))
+                        for group in self.agent.gradient_groups())
+        self.optimizer.step()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean().item()
+            clip_fraction = ((ratio - 1).abs() > cfg.clip_coef).float().mean().item()
+        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
+                "approx_kl": approx_kl, "clip_fraction": clip_fraction, "grad_norm": grad_norm, **out.metrics}

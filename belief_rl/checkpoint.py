@@ -1,0 +1,67 @@
+"""Atomic checkpoints with validation on load.
+
+A checkpoint is written to a temporary file in the target directory, flushed
+and fsynced, then renamed over the old one, so a run killed mid-write leaves the
+previous checkpoint intact. Loading checks the format version and that the
+checkpoint belongs to the expected environment, and turns every failure into a
+:class:`CheckpointError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from belief_rl.errors import BeliefRLError
+
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(BeliefRLError):
+    """A checkpoint is missing, unreadable, or does not match the run."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Atomically save ``payload`` (tensors, state dicts, plain data) with the format version."""
+    buffer = io.BytesIO()
+    torch.save({"format_version": FORMAT_VERSION, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, expected_env_id: str | None = None) -> dict[str, Any]:
+    """Load and validate a checkpoint; raises :class:`CheckpointError` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has an unknown format (expected version {FORMAT_VERSION})")
+    env_id = payload.get("config", {}).get("env_id")
+    if expected_env_id is not None and env_id != expected_env_id:
+        raise CheckpointError(f"checkpoint {path} was trained on {env_id!r}, not {expected_env_id!r}")
+    return payload

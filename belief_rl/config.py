@@ -1,0 +1,127 @@
+"""Typed, validated configuration for agents, learners and runs.
+
+Every config is a dataclass that checks itself in ``__post_init__`` and raises a
+one-line ``ValueError``; the CLI turns those into ``error: ...`` with exit code 2.
+Configs round-trip through JSON (``to_dict`` / ``from_dict``) so a run directory's
+``config.json`` fully describes the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+AGENT_KINDS = ("belief", "rnn", "aux_head")
+ALGORITHMS = ("ppo",)
+
+T = TypeVar("T")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass
+class AgentConfig:
+    """Architecture of an agent (see :mod:`belief_rl.agents`)."""
+
+    kind: str = "belief"
+    cell: str = "gru"  # "gru" or "lstm"
+    hidden_size: int = 128
+    embed_dim: int = 128
+    latent_dim: int = 64  # bottleneck size (belief agent)
+    ib_beta: float = 0.0  # weight of KL(q(z|h) ‖ N(0, I)); 0 disables the bottleneck's pressure
+    task_loss_coef: float = 1.0
+    policy_input: str = "posterior"  # belief agent: "posterior" (task-head parameters) or "embedding" (z)
+    rl_grad_into_belief: bool = False
+    policy_hidden: tuple[int, ...] = (256, 256)
+
+    def __post_init__(self) -> None:
+        self.policy_hidden = tuple(int(h) for h in self.policy_hidden)
+        _require(self.kind in AGENT_KINDS, f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
+        _require(self.cell in ("gru", "lstm"), f"unknown recurrent cell {self.cell!r}; choose gru or lstm")
+        for name in ("hidden_size", "embed_dim", "latent_dim"):
+            _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        _require(self.ib_beta >= 0, f"ib_beta must be >= 0, got {self.ib_beta}")
+        _require(self.task_loss_coef >= 0, f"task_loss_coef must be >= 0, got {self.task_loss_coef}")
+        _require(self.policy_input in ("posterior", "embedding"),
+                 f"policy_input must be 'posterior' or 'embedding', got {self.policy_input!r}")
+        _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
+
+
+@dataclass
+class PPOConfig:
+    """Recurrent PPO over whole meta-episodes (see :mod:`belief_rl.algorithms.ppo`)."""
+
+    num_envs: int = 1024  # meta-episodes per rollout
+    learning_rate: float = 1e-3
+    anneal_lr: bool = True
+    gamma: float = 1.0
+    gae_lambda: float = 0.9
+    clip_coef: float = 0.2
+    ent_coef: float = 0.003
+    vf_coef: float = 0.5
+    max_grad_norm: float = 1.0
+    update_epochs: int = 4
+    aux_epochs: int = 1  # epochs (of update_epochs) that also optimize the agent's auxiliary losses
+    num_minibatches: int = 4
+    norm_adv: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.num_envs > 0, f"num_envs must be positive, got {self.num_envs}")
+        _require(self.learning_rate > 0, f"learning_rate must be positive, got {self.learning_rate}")
+        _require(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        _require(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        _require(self.clip_coef > 0, f"clip_coef must be positive, got {self.clip_coef}")
+        _require(self.ent_coef >= 0 and self.vf_coef >= 0, "ent_coef and vf_coef must be >= 0")
+        _require(self.max_grad_norm > 0, f"max_grad_norm must be positive, got {self.max_grad_norm}")
+        _require(self.update_epochs > 0, f"update_epochs must be positive, got {self.update_epochs}")
+        _require(0 < self.aux_epochs <= self.update_epochs,
+                 f"aux_epochs must be in [1, update_epochs={self.update_epochs}], got {self.aux_epochs}")
+        _require(0 < self.num_minibatches <= self.num_envs,
+                 f"num_minibatches must be in [1, num_envs={self.num_envs}], got {self.num_minibatches}")
+
+
+@dataclass
+class TrainConfig:
+    """One training run: environment, agent, learner, budget and bookkeeping."""
+
+    env_id: str = "belief_rl/Bandit-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    algorithm: str = "ppo"
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    total_steps: int = 5_000_000
+    seed: int = 0
+    num_threads: int = 2
+    checkpoint_every: int = 20  # updates between checkpoints
+    eval_tasks: int = 2000  # held-out tasks for the periodic evaluation logged during training
+    eval_every: int = 25  # updates between periodic evaluations
+
+    def __post_init__(self) -> None:
+        if isinstance(self.agent, dict):
+            self.agent = AgentConfig(**self.agent)
+        if isinstance(self.ppo, dict):
+            self.ppo = PPOConfig(**self.ppo)
+        _require(self.algorithm in ALGORITHMS, f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        _require(self.total_steps > 0, f"total steps must be positive, got {self.total_steps}")
+        _require(self.num_threads > 0, f"num_threads must be positive, got {self.num_threads}")
+        _require(self.checkpoint_every > 0, f"checkpoint_every must be positive, got {self.checkpoint_every}")
+        _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        _require(not unknown, f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def replace(config: T, **changes: Any) -> T:
+    """``dataclasses.replace`` that re-runs validation."""
+    return dataclasses.replace(config, **changes)

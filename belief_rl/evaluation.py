@@ -1,0 +1,162 @@
+"""Held-out evaluation of agents, side by side with the classical bandit strategies.
+
+Agents and strategies meet the same held-out tasks and reward noise (see
+:mod:`belief_rl.seeding`). For agents with a Beta task head on bandits, the
+belief's quality is measured against the exact posterior Beta(1+s, 1+f) as the
+mean per-arm KL(exact ‖ learned) at every step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.distributions import Beta, Independent, kl_divergence
+
+import envs
+from belief_rl.agents import Agent
+from belief_rl.rollout import Rollout, collect_rollout
+from belief_rl.seeding import evaluation_base_seed, evaluation_seeds
+from envs.tasks import BetaTask
+
+CHUNK_SIZE = 5000
+
+
+@dataclass
+class AgentEvaluation:
+    """Per-task returns and, where defined, the belief KL per time step."""
+
+    returns: np.ndarray  # [num_tasks]
+    belief_kl: np.ndarray | None = None  # [T]: mean per-arm KL(exact posterior ‖ belief)
+
+
+def held_out_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Env kwargs for held-out tasks: the validation split of a finite task set.
+
+    With no finite task set (``num_tasks`` unset) tasks are fresh draws, and the
+    evaluation seeds keep them apart from every training task.
+    """
+    kwargs = dict(env_kwargs)
+    if kwargs.get("num_tasks") is not None:
+        kwargs["split"] = "validation"
+    return kwargs
+
+
+def summarize(returns: np.ndarray) -> dict[str, float]:
+    """Mean and standard error of per-task returns."""
+    returns = np.asarray(returns, dtype=np.float64)
+    stderr = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    return {"mean": float(returns.mean()), "stderr": float(stderr), "num_tasks": int(len(returns))}
+
+
+def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
+                   deterministic: bool = True, with_belief_kl: bool = False) -> AgentEvaluation:
+    """Play one meta-episode on each of ``num_tasks`` held-out tasks."""
+    returns, kls = [], []
+    was_training = agent.training
+    agent.eval()
+    for seed, size in evaluation_seeds(eval_seed, num_tasks, CHUNK_SIZE):
+        env = envs.make_vector_env(env_id, size, **held_out_kwargs(env_kwargs))
+        rollout = collect_rollout(env, agent, seed, deterministic=deterministic)
+        returns.append(rollout.returns())
+        if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask):
+            kls.append(bandit_belief_kl(agent, rollout) * size)
+        env.close()
+    agent.train(was_training)
+    belief_kl = np.sum(kls, axis=0) / num_tasks if kls else None
+    return AgentEvaluation(np.concatenate(returns), belief_kl)
+
+
+@torch.no_grad()
+def bandit_belief_kl(agent: Agent, rollout: Rollout) -> np.ndarray | None:
+    """Mean per-arm ``KL(Beta(1+s, 1+f) ‖ q)`` at each step ``t`` (history of ``t`` pulls)."""
+    belief = agent.belief(rollout.batch.inputs)
+    if belief is None:
+        return None
+    num_arms = belief.event_shape[-1]
+    pulls = torch.nn.functional.one_hot(rollout.batch.actions.long(), num_arms).float()  # [T, B, K]
+    wins = pulls * rollout.rewards.unsqueeze(-1)
+    # The belief at step t has seen pulls 0..t-1: shift the running counts by one step.
+    successes = torch.cumsum(wins, 0) - wins
+    failures = torch.cumsum(pulls - wins, 0) - (pulls - wins)
+    exact = Independent(Beta(1.0 + successes, 1.0 + failures), 1)
+    return (kl_divergence(exact, belief) / num_arms).mean(dim=1).numpy()
+
+
+def evaluate_strategies(env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
+                        names: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Classical bandit strategies on the same held-out tasks as :func:`evaluate_agent`."""
+    from belief_rl.baselines import bandits
+
+    kwargs = held_out_kwargs(env_kwargs)
+
+    def make_env(num_envs: int, **_: Any) -> Any:
+        return envs.make_vector_env(env_id, num_envs, **kwargs)
+
+    env = make_env(1)
+    num_arms, horizon = env.unwrapped.num_arms, env.unwrapped.horizon
+    env.close()
+    return bandits.evaluate_strategies(names or list(bandits.STRATEGIES), num_arms, horizon, num_tasks,
+                                       evaluation_base_seed(eval_seed), make_env, CHUNK_SIZE)
+
+
+def is_bandit(env_id: str) -> bool:
+    """Whether the classical bandit strategies apply to ``env_id``."""
+    env = envs.make_vector_env(env_id, 1)
+    answer = isinstance(env.unwrapped.task_spec, BetaTask) and hasattr(env.unwrapped, "num_arms")
+    env.close()
+    return answer
+
+
+def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = True,
+                 expected_env_id: str | None = None) -> dict[str, Any]:
+    """Evaluate a trained run; writes ``evaluation.json`` and ``evaluation.png`` into ``run_dir``."""
+    from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
+    from belief_rl.plotting import plot_evaluation
+    from belief_rl.train import load_agent
+
+    agent, config, payload = load_agent(run_dir)
+    if expected_env_id is not None and expected_env_id != config.env_id:
+        raise CheckpointError(f"run {run_dir} was trained on {config.env_id!r}, not {expected_env_id!r}")
+    torch.set_num_threads(config.num_threads)
+    start = time.perf_counter()
+    evaluation = evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed, deterministic,
+                                with_belief_kl=True)
+    results: dict[str, Any] = {
+        "env_id": config.env_id, "env_kwargs": config.env_kwargs, "num_tasks": num_tasks, "eval_seed": eval_seed,
+        "agent": {"kind": config.agent.kind, "algorithm": config.algorithm, "seed": config.seed,
+                  "trained_steps": payload["global_step"], "deterministic": deterministic,
+                  **summarize(evaluation.returns)},
+        "strategies": {},
+    }
+    if evaluation.belief_kl is not None:
+        results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(), "mean": float(evaluation.belief_kl.mean())}
+    if is_bandit(config.env_id):
+        results["strategies"] = evaluate_strategies(config.env_id, config.env_kwargs, num_tasks, eval_seed)
+    results["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
+    run_dir = Path(run_dir)
+    atomic_write_bytes(run_dir / "evaluation.json", json.dumps(results, indent=2).encode())
+    plot_evaluation(results, run_dir / "evaluation.png")
+    return results
+
+
+def format_results(results: dict[str, Any]) -> str:
+    """A plain-text table: the agent (if any) and the strategies, best first."""
+    rows = []
+    if "agent" in results:
+        agent = results["agent"]
+        rows.append((f"{agent['kind']} agent ({agent['algorithm']})", agent))
+    rows += list(results.get("strategies", {}).items())
+    rows.sort(key=lambda row: -row[1]["mean"])
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{results['env_id']}: mean return over {results['num_tasks']:,} held-out tasks (eval seed "
+             f"{results['eval_seed']})", f"{'':{width}}   mean  ± s.e."]
+    lines += [f"{name:{width}}  {r['mean']:6.2f} ± {r['stderr']:.2f}" for name, r in rows]
+    if "belief_kl" in results:
+        lines.append(f"belief KL(exact posterior ‖ learned), mean per arm and step: {results['belief_kl']['mean']:.4f}")
+    return "\n".join(lines)

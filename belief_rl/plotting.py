@@ -1,0 +1,40 @@
+"""Figures for evaluation results (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_evaluation(results: dict[str, Any], path: Path) -> None:
+    """Returns (agent vs strategies, mean ± s.e.) and, if present, the belief KL per step."""
+    has_kl = "belief_kl" in results
+    fig, axes = plt.subplots(1, 2 if has_kl else 1, figsize=(12 if has_kl else 6.5, 4.2), squeeze=False)
+    rows = [(name, r) for name, r in results.get("strategies", {}).items()]
+    agent = results.get("agent")
+    if agent:
+        rows.append((f"{agent['kind']} agent", agent))
+    rows.sort(key=lambda row: row[1]["mean"])
+    ax = axes[0, 0]
+    colors = ["tab:red" if agent and name == f"{agent['kind']} agent" else "tab:gray" for name, _ in rows]
+    ax.barh([name for name, _ in rows], [r["mean"] for _, r in rows], xerr=[r["stderr"] for _, r in rows],
+            color=colors, capsize=3)
+    for i, (_, r) in enumerate(rows):
+        ax.text(r["mean"] + 0.5, i, f"{r['mean']:.2f}", va="center", fontsize=8)
+    ax.set_xlabel(f"mean return over {results['num_tasks']:,} held-out tasks (± s.e.)")
+    ax.set_title(results["env_id"])
+    if has_kl:
+        kl = results["belief_kl"]["per_step"]
+        axes[0, 1].plot(range(len(kl)), kl, color="tab:red")
+        axes[0, 1].set_xlabel("step t (pulls observed)")
+        axes[0, 1].set_ylabel("KL(exact Beta posterior ‖ belief) per arm")
+        axes[0, 1].set_title("belief quality")
+        axes[0, 1].set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

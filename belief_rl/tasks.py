@@ -1,0 +1,140 @@
+"""Likelihood heads for privileged task information.
+
+Each environment declares how ``info["task"]`` is encoded with a
+:class:`envs.tasks.TaskSpec`; :func:`make_task_head` turns that spec into a head
+that maps a feature vector to ``q(task | history)`` as a
+``torch.distributions.Distribution``. The head's log-likelihood of the true task
+is the auxiliary loss that trains a belief network, and its
+:meth:`TaskHead.belief_features` is the summary a policy may read.
+"""
+
+from __future__ import annotations
+
+
+import torch
+from torch import nn
+from torch.distributions import Beta, Categorical, Distribution, Independent, Normal
+from torch.nn import functional as F
+
+from envs.tasks import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask, TaskSpec
+
+# Beta log-densities diverge at 0 and 1; tasks are kept this far inside (0, 1).
+_PROB_EPS = 1e-4
+# Beta concentrations are exp(x) with |x| <= this: from ~1e-4 to ~2e4.
+_LOG_CONCENTRATION_MAX = 10.0
+
+
+class TaskHead(nn.Module):
+    """Maps features ``[..., in_dim]`` to a distribution over one task."""
+
+    spec: TaskSpec
+    feature_dim: int
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        """``q(task | history)`` with batch shape ``features.shape[:-1]``."""
+        raise NotImplementedError
+
+    def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
+        """Log-likelihood of the true task, summed over task dimensions."""
+        return dist.log_prob(task)
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        """A fixed-size, well-scaled summary of the belief for a policy."""
+        raise NotImplementedError
+
+
+class BetaHead(TaskHead):
+    """Independent Beta per dimension: the exact bandit posterior family."""
+
+    def __init__(self, in_dim: int, spec: BetaTask) -> None:
+        super().__init__()
+        self.spec = spec
+        self.feature_dim = 2 * spec.dim
+        self.linear = nn.Linear(in_dim, 2 * spec.dim)
+        # Concentrations live in log space: the exact posterior's 1 + counts spans
+        # [1, H + 1], which a bounded recurrent state reaches with small weights only
+        # as logarithms. Zero init is exactly the uniform prior Beta(1, 1).
+        nn.init.zeros_(self.linear.bias)
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        alpha, beta = self.linear(features).clamp(-_LOG_CONCENTRATION_MAX, _LOG_CONCENTRATION_MAX).exp().chunk(2, dim=-1)
+        return Independent(Beta(alpha, beta), 1)
+
+    def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(task.clamp(_PROB_EPS, 1.0 - _PROB_EPS))
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        return torch.cat([dist.mean, dist.stddev], dim=-1)
+
+
+class CategoricalHead(TaskHead):
+    """One categorical over task ids."""
+
+    def __init__(self, in_dim: int, spec: CategoricalTask) -> None:
+        super().__init__()
+        self.spec = spec
+        self.feature_dim = spec.num_classes
+        self.linear = nn.Linear(in_dim, spec.num_classes)
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        return Categorical(logits=self.linear(features))
+
+    def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(task.long())
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        return dist.probs
+
+
+class MultiCategoricalHead(TaskHead):
+    """``length`` independent categorical marginals (e.g. one per sequence position)."""
+
+    def __init__(self, in_dim: int, spec: MultiCategoricalTask) -> None:
+        super().__init__()
+        self.spec = spec
+        self.feature_dim = spec.num_classes * spec.length
+        self.linear = nn.Linear(in_dim, self.feature_dim)
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        logits = self.linear(features).unflatten(-1, (self.spec.length, self.spec.num_classes))
+        return Independent(Categorical(logits=logits), 1)
+
+    def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(task.long())
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        return dist.base_dist.probs.flatten(-2)
+
+
+class GaussianHead(TaskHead):
+    """Diagonal Gaussian over a real task vector (e.g. a goal position)."""
+
+    def __init__(self, in_dim: int, spec: GaussianTask) -> None:
+        super().__init__()
+        self.spec = spec
+        self.feature_dim = 2 * spec.dim
+        self.linear = nn.Linear(in_dim, 2 * spec.dim)
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        mean, raw_std = self.linear(features).chunk(2, dim=-1)
+        return Independent(Normal(mean, F.softplus(raw_std) + 1e-3), 1)
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        return torch.cat([dist.mean, dist.stddev], dim=-1)
+
+
+_HEADS: dict[type[TaskSpec], type[TaskHead]] = {
+    BetaTask: BetaHead,
+    CategoricalTask: CategoricalHead,
+    MultiCategoricalTask: MultiCategoricalHead,
+    GaussianTask: GaussianHead,
+}
+
+
+def make_task_head(spec: TaskSpec, in_dim: int) -> TaskHead:
+    """The likelihood head matching an environment's :class:`TaskSpec`."""
+    try:
+        head_cls = _HEADS[type(spec)]
+    except KeyError:
+        raise ValueError(f"no likelihood head for task spec {spec!r}") from None
+    return head_cls(in_dim, spec)

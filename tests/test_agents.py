@@ -1,0 +1,77 @@
+"""Agent protocol: acting and sequence evaluation agree; gradient routing of the belief agent."""
+
+import pytest
+import torch
+
+import envs
+from belief_rl.agents import BeliefAgent, make_agent
+from belief_rl.config import AgentConfig
+from belief_rl.rollout import collect_rollout
+
+SMALL = dict(hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32,))
+
+
+def _setup(kind, **overrides):
+    torch.manual_seed(0)
+    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 16)
+    agent = make_agent(AgentConfig(kind=kind, **SMALL, **overrides), env.single_observation_space,
+                       env.single_action_space, env.unwrapped.task_spec)
+    return env, agent
+
+
+@pytest.mark.parametrize("kind,cell", [("belief", "gru"), ("belief", "lstm"), ("rnn", "gru"), ("rnn", "lstm"),
+                                       ("aux_head", "gru")])
+def test_sequence_evaluation_reproduces_acting(kind, cell):
+    env, agent = _setup(kind, cell=cell)
+    rollout = collect_rollout(env, agent, seed=3)
+    out = agent.evaluate(rollout.batch)
+    torch.testing.assert_close(out.log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.value, rollout.values, atol=1e-5, rtol=1e-5)
+
+
+def test_belief_agent_with_rl_gradients_reuses_the_acting_noise():
+    env, agent = _setup("belief", rl_grad_into_belief=True)
+    rollout = collect_rollout(env, agent, seed=1)
+    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_rl_gradients_reach_the_belief_network_only_when_allowed(flag):
+    env, agent = _setup("belief", rl_grad_into_belief=flag)
+    rollout = collect_rollout(env, agent, seed=0)
+    out = agent.evaluate(rollout.batch, with_aux=False)
+    (out.log_prob.mean() + out.value.mean()).backward()
+    grads = [p.grad for p in agent.belief_net.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert bool(grads) == flag
+
+
+def test_task_loss_trains_only_the_belief_network():
+    env, agent = _setup("belief")
+    rollout = collect_rollout(env, agent, seed=0)
+    sum(agent.evaluate(rollout.batch).aux_losses.values()).backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.action_head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.belief_net.parameters())
+    assert len(agent.gradient_groups()) == 2
+
+
+def test_belief_is_a_distribution_over_arm_probabilities_per_step():
+    env, agent = _setup("belief")
+    rollout = collect_rollout(env, agent, seed=0)
+    belief = agent.belief(rollout.batch.inputs)
+    assert belief.batch_shape == (10, 16) and belief.event_shape == (5,)
+    assert isinstance(agent, BeliefAgent)
+    _, rnn = _setup("rnn")
+    assert rnn.belief(rollout.batch.inputs) is None
+
+
+def test_deterministic_acting_is_repeatable():
+    env, agent = _setup("belief", ib_beta=0.1)
+    a = collect_rollout(env, agent, seed=5, deterministic=True)
+    b = collect_rollout(env, agent, seed=5, deterministic=True)
+    assert torch.equal(a.batch.actions, b.batch.actions)
+
+
+def test_policy_input_embedding_option():
+    env, agent = _setup("belief", policy_input="embedding")
+    rollout = collect_rollout(env, agent, seed=0)
+    assert rollout.batch.extras["policy_input"].shape[-1] == SMALL["latent_dim"] + 1

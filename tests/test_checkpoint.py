@@ -1,0 +1,84 @@
+"""Atomic checkpoints, validation on load, and exact resume."""
+
+import csv
+
+import pytest
+import torch
+
+from belief_rl.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
+from belief_rl.config import AgentConfig, PPOConfig, TrainConfig
+from belief_rl.train import Trainer, load_agent
+
+SMALL_AGENT = AgentConfig(hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32,))
+
+
+def small_config(**overrides):
+    base = dict(env_id="belief_rl/Bandit-K5-H10-v0", agent=SMALL_AGENT, ppo=PPOConfig(num_envs=32, num_minibatches=2),
+                total_steps=32 * 10 * 6, checkpoint_every=2, eval_every=3, eval_tasks=64, num_threads=1)
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_round_trip(tmp_path):
+    payload = {"config": {"env_id": "belief_rl/Bandit-v0"}, "weights": torch.arange(5.0), "step": 7}
+    save_checkpoint(tmp_path / "c.pt", payload)
+    loaded = load_checkpoint(tmp_path / "c.pt", expected_env_id="belief_rl/Bandit-v0")
+    assert loaded["step"] == 7 and torch.equal(loaded["weights"], torch.arange(5.0))
+
+
+def test_load_errors_are_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "corrupt.pt")
+    torch.save({"something": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="unknown format"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    save_checkpoint(tmp_path / "c.pt", {"config": {"env_id": "belief_rl/Bandit-v0"}})
+    with pytest.raises(CheckpointError, match="trained on 'belief_rl/Bandit-v0'"):
+        load_checkpoint(tmp_path / "c.pt", expected_env_id="belief_rl/Bandit-K5-H10-v0")
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "file.bin"
+    atomic_write_bytes(target, b"old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]  # no temp file left behind
+
+
+def _metrics(run_dir):
+    with (run_dir / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = Trainer.create(small_config(), tmp_path / "straight")
+    straight.train(progress=False)
+
+    interrupted = Trainer.create(small_config(), tmp_path / "resumed")
+    interrupted.train(progress=False, max_updates=3)  # "killed" after the update-2 checkpoint + one more
+    resumed = Trainer.resume(tmp_path / "resumed")
+    assert resumed.update == 3
+    resumed.train(progress=False)
+
+    for a, b in zip(straight.agent.state_dict().values(), resumed.agent.state_dict().values()):
+        assert torch.equal(a, b)
+    rows_a, rows_b = _metrics(tmp_path / "straight"), _metrics(tmp_path / "resumed")
+    assert [r["global_step"] for r in rows_a] == [r["global_step"] for r in rows_b]  # no gaps, no duplicates
+    assert [r["train_return"] for r in rows_a] == [r["train_return"] for r in rows_b]
+
+
+def test_load_agent_rejects_a_checkpoint_that_does_not_match_its_config(tmp_path):
+    run = Trainer.create(small_config(), tmp_path / "run")
+    run.train(progress=False, max_updates=1)
+    config_path = tmp_path / "run" / "config.json"
+    config_path.write_text(config_path.read_text().replace('"hidden_size": 32', '"hidden_size": 48'))
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_agent(tmp_path / "run")

@@ -1,0 +1,150 @@
+"""The ``belief-rl`` command: one-line errors with exit code 2, kill-and-resume, evaluation outputs."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from belief_rl.cli import main
+
+SMALL = ["--set", "agent.hidden_size=32", "agent.embed_dim=32", "agent.latent_dim=8", "agent.policy_hidden=32",
+         "ppo.num_envs=32", "ppo.num_minibatches=2", "eval_tasks=64", "num_threads=1"]
+
+
+def run_cli(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, fragment):
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("belief-rl: error:") and fragment in lines[0], err
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["train", "--env", "belief_rl/Nope-v0", "--run-dir", "{tmp}/r"], "unknown environment"),
+    (["train", "--total-steps", "0", "--run-dir", "{tmp}/r"], "total steps must be positive"),
+    (["train", "--total-steps", "-3", "--run-dir", "{tmp}/r"], "total steps must be positive"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "ppo.learning_rate=-1"], "learning_rate must be positive"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "agent.warp=9"], "unknown setting"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "ppo.gamma=abc"], "invalid value"),
+    (["train", "--run-dir", "{tmp}/r", "--preset", "huge"], "invalid choice"),
+    (["train", "--agent", "transformer", "--run-dir", "{tmp}/r"], "invalid choice"),
+    (["train", "--run-dir", "{tmp}/r", "--resume"], "not a run directory"),
+    (["evaluate", "{tmp}/nothing"], "not a run directory"),
+    (["baselines", "--env", "belief_rl/Nope-v0"], "unknown environment"),
+    (["baselines", "--num-tasks", "0"], "--num-tasks must be positive"),
+])
+def test_bad_input_gets_one_line_error(tmp_path, capsys, args, fragment):
+    code, _, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in args], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "r" / "config.json").exists()  # nothing half-created
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "640", "--run-dir", str(run_dir),
+                 "--no-progress", *SMALL])
+    assert code == 0
+    return run_dir
+
+
+def test_checkpoint_problems_get_one_line_errors(trained_run, tmp_path, capsys):
+    code, _, err = run_cli(["train", "--run-dir", trained_run, "--total-steps", "640"], capsys)
+    assert_one_line_error(code, err, "already holds a run")
+    code, _, err = run_cli(["evaluate", trained_run, "--env", "belief_rl/Bandit-v0"], capsys)
+    assert_one_line_error(code, err, "was trained on 'belief_rl/Bandit-K5-H10-v0'")
+    code, _, err = run_cli(["train", "--run-dir", trained_run, "--resume", "--env", "belief_rl/Bandit-v0"], capsys)
+    assert_one_line_error(code, err, "was trained with env")
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((trained_run / "config.json").read_text())
+    code, _, err = run_cli(["evaluate", broken], capsys)
+    assert_one_line_error(code, err, "no checkpoint")
+    (broken / "checkpoint.pt").write_bytes((trained_run / "checkpoint.pt").read_bytes()[:1000])
+    code, _, err = run_cli(["evaluate", broken], capsys)
+    assert_one_line_error(code, err, "corrupt")
+    other = json.loads((trained_run / "config.json").read_text())
+    other["env_id"] = "belief_rl/Bandit-v0"
+    (broken / "config.json").write_text(json.dumps(other))
+    (broken / "checkpoint.pt").write_bytes((trained_run / "checkpoint.pt").read_bytes())
+    code, _, err = run_cli(["evaluate", broken], capsys)
+    assert_one_line_error(code, err, "was trained on 'belief_rl/Bandit-K5-H10-v0', not 'belief_rl/Bandit-v0'")
+
+
+def test_evaluate_writes_json_and_plot_next_to_the_strategies(trained_run, capsys):
+    code, out, _ = run_cli(["evaluate", trained_run, "--num-tasks", "300"], capsys)
+    assert code == 0
+    results = json.loads((trained_run / "evaluation.json").read_text())
+    assert results["agent"]["num_tasks"] == 300 and results["agent"]["kind"] == "belief"
+    assert {"gittins", "bayes_ucb", "greedy", "thompson", "random", "oracle"} <= results["strategies"].keys()
+    assert len(results["belief_kl"]["per_step"]) == 10
+    assert (trained_run / "evaluation.png").stat().st_size > 10_000
+    assert "gittins" in out and "belief agent" in out
+
+
+def _cli_process(args, cwd):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "belief_rl.cli", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _rows(run_dir):
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return []
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _wait_for_rows(run_dir, count, proc, timeout=120):
+    deadline = time.time() + timeout
+    while len(_rows(run_dir)) < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "training made no progress"
+        time.sleep(0.05)
+
+
+KILL_ARGS = ["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", str(32 * 10 * 40), "--no-progress",
+             *SMALL, "checkpoint_every=4", "eval_every=1000"]
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    killed = tmp_path / "killed"
+    proc = _cli_process([*KILL_ARGS, "--run-dir", killed], tmp_path)
+    _wait_for_rows(killed, 6, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    checkpoint_update = torch.load(killed / "checkpoint.pt", weights_only=False)["update"]
+    assert checkpoint_update % 4 == 0 and len(_rows(killed)) > checkpoint_update  # rows past the checkpoint
+    assert main(["train", "--run-dir", str(killed), "--resume", "--no-progress"]) == 0
+    assert main([*KILL_ARGS, "--run-dir", str(tmp_path / "straight")]) == 0
+
+    steps = [int(r["global_step"]) for r in _rows(killed)]
+    assert steps == [int(r["global_step"]) for r in _rows(tmp_path / "straight")]  # no duplicate, no gap
+    a = torch.load(killed / "checkpoint.pt", weights_only=False)["agent"]
+    b = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["agent"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = _cli_process([*KILL_ARGS, "--run-dir", run_dir], tmp_path)
+    _wait_for_rows(run_dir, 2, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"checkpoint saved" in err
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert saved["update"] == len(_rows(run_dir))  # nothing logged is lost
