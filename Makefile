@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A second `make demo` resumes runs/demo (a finished run is only re-evaluated).
 demo: $(STAMP)
-	$(BIN)/belief-rl train --env belief_rl/Bandit-v0 --agent belief --preset quick --run-dir runs/demo --seed 0
+	if [ -f runs/demo/checkpoint.pt ]; then \
+		$(BIN)/belief-rl train --run-dir runs/demo --resume; \
+	else \
+		$(BIN)/belief-rl train --env belief_rl/Bandit-v0 --agent belief --preset quick --run-dir runs/demo --seed 0; \
+	fi
 	$(BIN)/belief-rl evaluate runs/demo --num-tasks 10000
 
 test: $(STAMP)

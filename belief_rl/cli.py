@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--num-tasks", type=int, default=10_000)
     evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed (selects the held-out tasks)")
-    evaluate.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
+    evaluate.add_argument("--deterministic", action="store_true",
+                          help="take each action distribution's mode instead of sampling (the policy PPO trained)")
     evaluate.add_argument("--env", default=None, help="check that the run was trained on this environment")
 
     baselines = commands.add_parser("baselines", help="the classical bandit strategies alone")
@@ -117,7 +118,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults, then the preset, then explicit flags, then ``--set`` overrides."""
     config: dict[str, Any] = {"agent": {}, "ppo": {}}
     if args.preset:
-        config = apply_preset(config, args.preset)
+        config = apply_preset(config, args.preset, args.agent or AgentConfig.kind)
     for flag, key in (("env", "env_id"), ("algorithm", "algorithm"), ("total_steps", "total_steps"), ("seed", "seed")):
         if getattr(args, flag) is not None:
             config[key] = getattr(args, flag)
@@ -164,7 +165,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.num_tasks <= 0:
         raise UsageError(f"--num-tasks must be positive, got {args.num_tasks}")
-    results = evaluate_run(args.run_dir, args.num_tasks, args.seed, deterministic=not args.stochastic,
+    results = evaluate_run(args.run_dir, args.num_tasks, args.seed, deterministic=args.deterministic,
                            expected_env_id=args.env)
     print(format_results(results))
     print(f"wrote {args.run_dir / 'evaluation.json'} and {args.run_dir / 'evaluation.png'}")

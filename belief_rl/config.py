@@ -36,6 +36,9 @@ class AgentConfig:
     task_loss_coef: float = 1.0
     policy_input: str = "posterior"  # belief agent: "posterior" (task-head parameters) or "embedding" (z)
     rl_grad_into_belief: bool = False
+    # Belief agent: "mlp" over the flat belief, or "componentwise": one shared scorer per belief
+    # component (needs one component per discrete action, e.g. a Beta per bandit arm).
+    policy_head: str = "mlp"
     policy_hidden: tuple[int, ...] = (256, 256)
 
     def __post_init__(self) -> None:
@@ -48,6 +51,8 @@ class AgentConfig:
         _require(self.task_loss_coef >= 0, f"task_loss_coef must be >= 0, got {self.task_loss_coef}")
         _require(self.policy_input in ("posterior", "embedding"),
                  f"policy_input must be 'posterior' or 'embedding', got {self.policy_input!r}")
+        _require(self.policy_head in ("mlp", "componentwise"),
+                 f"policy_head must be 'mlp' or 'componentwise', got {self.policy_head!r}")
         _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
 
 

@@ -55,8 +55,12 @@ def summarize(returns: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
-                   deterministic: bool = True, with_belief_kl: bool = False) -> AgentEvaluation:
-    """Play one meta-episode on each of ``num_tasks`` held-out tasks."""
+                   deterministic: bool = False, with_belief_kl: bool = False) -> AgentEvaluation:
+    """Play one meta-episode on each of ``num_tasks`` held-out tasks.
+
+    By default the agent acts with the stochastic policy that PPO optimizes;
+    ``deterministic`` takes each action distribution's mode (and the bottleneck's mean) instead.
+    """
     returns, kls = [], []
     was_training = agent.training
     agent.eval()
@@ -113,7 +117,7 @@ def is_bandit(env_id: str) -> bool:
     return answer
 
 
-def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = True,
+def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = False,
                  expected_env_id: str | None = None) -> dict[str, Any]:
     """Evaluate a trained run; writes ``evaluation.json`` and ``evaluation.png`` into ``run_dir``."""
     from belief_rl.checkpoint import CheckpointError, atomic_write_bytes

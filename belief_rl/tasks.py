@@ -42,6 +42,15 @@ class TaskHead(nn.Module):
         """A fixed-size, well-scaled summary of the belief for a policy."""
         raise NotImplementedError
 
+    @property
+    def num_components(self) -> int | None:
+        """Number of independent belief components (e.g. arms), or None if not factored."""
+        return None
+
+    def component_features(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`belief_features` ``[..., feature_dim]`` regrouped per component ``[..., C, F]``."""
+        raise ValueError(f"{type(self).__name__} has no per-component belief features")
+
 
 class BetaHead(TaskHead):
     """Independent Beta per dimension: the exact bandit posterior family."""
@@ -65,6 +74,14 @@ class BetaHead(TaskHead):
 
     def belief_features(self, dist: Distribution) -> torch.Tensor:
         return torch.cat([dist.mean, dist.stddev], dim=-1)
+
+    @property
+    def num_components(self) -> int:
+        return self.spec.dim
+
+    def component_features(self, features: torch.Tensor) -> torch.Tensor:
+        # belief_features is [means..., stds...]: two blocks of `dim`.
+        return features.unflatten(-1, (2, self.spec.dim)).transpose(-1, -2)
 
 
 class CategoricalHead(TaskHead):

@@ -75,3 +75,25 @@ def test_policy_input_embedding_option():
     env, agent = _setup("belief", policy_input="embedding")
     rollout = collect_rollout(env, agent, seed=0)
     assert rollout.batch.extras["policy_input"].shape[-1] == SMALL["latent_dim"] + 1
+
+
+def test_componentwise_policy_is_equivariant_to_relabelling_arms():
+    env, agent = _setup("belief", policy_head="componentwise")
+    rollout = collect_rollout(env, agent, seed=0)
+    x = rollout.batch.extras["policy_input"][4]  # [B, means(5) + stds(5) + obs(1)]
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    permuted = torch.cat([x[:, :5][:, perm], x[:, 5:10][:, perm], x[:, 10:]], dim=-1)
+    torch.testing.assert_close(agent.action_head(x).logits[:, perm], agent.action_head(permuted).logits)
+    torch.testing.assert_close(agent.critic(x), agent.critic(permuted))
+    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
+
+
+def test_componentwise_policy_rejects_unaligned_beliefs():
+    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 2)
+    from envs.tasks import BetaTask
+    with pytest.raises(ValueError, match="one belief component per discrete action"):
+        make_agent(AgentConfig(policy_head="componentwise", **SMALL), env.single_observation_space,
+                   env.single_action_space, BetaTask(7))
+    with pytest.raises(ValueError, match="needs policy_input 'posterior'"):
+        make_agent(AgentConfig(policy_head="componentwise", policy_input="embedding", **SMALL),
+                   env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)

@@ -148,3 +148,18 @@ def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
     assert b"checkpoint saved" in err
     saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
     assert saved["update"] == len(_rows(run_dir))  # nothing logged is lost
+
+
+def test_presets_give_the_belief_agent_its_componentwise_head_only(tmp_path):
+    from belief_rl.cli import build_parser, config_from_args
+
+    def config(*extra):
+        return config_from_args(build_parser().parse_args(["train", "--run-dir", str(tmp_path), *extra]))
+
+    belief = config("--preset", "quick")
+    assert belief.agent.policy_head == "componentwise" and belief.ppo.num_envs == 512
+    rnn = config("--preset", "quick", "--agent", "rnn")
+    assert rnn.agent.policy_head == "mlp" and rnn.ppo.num_envs == 512
+    # Explicit flags and --set win over the preset.
+    custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp", "ppo.num_envs=64")
+    assert (custom.total_steps, custom.agent.policy_head, custom.ppo.num_envs) == (1000, "mlp", 64)

@@ -19,6 +19,7 @@ from torch.distributions import Distribution
 from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
 from belief_rl.config import AgentConfig
 from belief_rl.networks import GaussianBottleneck, RecurrentCore, make_action_head, mlp
+from belief_rl.networks.componentwise import ComponentwiseCategoricalHead, ComponentwiseCritic
 from belief_rl.networks.recurrent import State
 from belief_rl.tasks import make_task_head
 from envs.tasks import TaskSpec
@@ -55,10 +56,18 @@ class BeliefAgent(Agent):
         super().__init__(observation_space, action_space)
         self.config = config
         self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
-        belief_dim = self.belief_net.head.feature_dim if config.policy_input == "posterior" else config.latent_dim
+        head = self.belief_net.head
+        belief_dim = head.feature_dim if config.policy_input == "posterior" else config.latent_dim
         policy_in = belief_dim + self.obs_dim
-        self.action_head = make_action_head(action_space, policy_in, config.policy_hidden)
-        self.critic = mlp(policy_in, config.policy_hidden, 1)
+        if config.policy_head == "componentwise":
+            _check_componentwise(head.num_components, action_space, config)
+            args = (head.component_features, belief_dim, belief_dim // head.num_components, self.obs_dim,
+                    config.policy_hidden)
+            self.action_head = ComponentwiseCategoricalHead(*args)
+            self.critic = ComponentwiseCritic(*args)
+        else:
+            self.action_head = make_action_head(action_space, policy_in, config.policy_hidden)
+            self.critic = mlp(policy_in, config.policy_hidden, 1)
 
     def initial_state(self, batch_size: int) -> State:
         return self.belief_net.core.initial_state(batch_size)
@@ -112,3 +121,12 @@ class BeliefAgent(Agent):
         hidden, _ = self.belief_net.core.sequence(inputs, self.initial_state(inputs.shape[1]))
         _, z = self.belief_net.embed(hidden, None)
         return self.belief_net.task_distribution(z)
+
+
+def _check_componentwise(num_components: int | None, action_space: gym.Space, config: AgentConfig) -> None:
+    """The componentwise head needs one posterior component per discrete action."""
+    if config.policy_input != "posterior":
+        raise ValueError("policy_head 'componentwise' needs policy_input 'posterior'")
+    if not isinstance(action_space, gym.spaces.Discrete) or num_components != int(action_space.n):
+        raise ValueError(f"policy_head 'componentwise' needs one belief component per discrete action; "
+                         f"got {num_components} components for action space {action_space}")

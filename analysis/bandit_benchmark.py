@@ -1,0 +1,152 @@
+"""Bandit-v0 benchmark: belief, AuxHead and RNN agents vs the classical strategies.
+
+Trains each agent with recurrent PPO (the ``full`` preset unless overridden),
+evaluates it on held-out tasks next to the classical strategies (same tasks,
+same reward noise), and writes ``benchmark.json`` plus ``benchmark.png``
+(learning curves and the final table) into ``--out``. Runs are resumable: a
+finished run is reused and an interrupted one resumes from its checkpoint.
+
+    python analysis/bandit_benchmark.py --agents belief aux_head rnn --seeds 0 --out results/bandit
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from belief_rl.checkpoint import CHECKPOINT_NAME, atomic_write_bytes  # noqa: E402
+from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.config import TrainConfig  # noqa: E402
+from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
+from belief_rl.presets import apply_preset  # noqa: E402
+from belief_rl.train import Trainer  # noqa: E402
+
+COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
+
+
+def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> dict:
+    run_dir = args.out / "runs" / f"{agent}_seed{seed}"
+    if (run_dir / "evaluation.json").exists():
+        return json.loads((run_dir / "evaluation.json").read_text())
+    if (run_dir / CHECKPOINT_NAME).exists():
+        trainer = Trainer.resume(run_dir)
+    else:
+        config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}}, args.preset, agent)
+        for assignment in args.set:
+            apply_override(config, assignment)
+        trainer = Trainer.create(TrainConfig(**config), run_dir)
+    print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
+    trainer.train(progress=not args.no_progress)
+    return evaluate_run(run_dir, args.num_tasks, args.eval_seed)
+
+
+def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    with (run_dir / "metrics.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["eval_return"] not in ("", "nan")]
+    return np.array([float(r["global_step"]) for r in rows]), np.array([float(r["eval_return"]) for r in rows])
+
+
+def plot(results: dict, path: Path) -> None:
+    fig, (curves, bars) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for agent, runs in results["agents"].items():
+        curves_ = [learning_curve(Path(run["run_dir"])) for run in runs]
+        length = min(len(steps) for steps, _ in curves_)
+        steps = curves_[0][0][:length]
+        values = np.stack([v[:length] for _, v in curves_])
+        mean = values.mean(0)
+        se = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.zeros_like(mean)
+        curves.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({len(values)} seed(s))")
+        curves.fill_between(steps, mean - se, mean + se, color=COLORS.get(agent), alpha=0.2)
+    for name, style in (("gittins", "--"), ("bayes_ucb", ":"), ("greedy", "-."), ("random", "-")):
+        strategy = results["strategies"][name]
+        curves.axhline(strategy["mean"], color="gray", linestyle=style, label=f"{name} {strategy['mean']:.1f}")
+    curves.set_xlabel("environment steps")
+    curves.set_ylabel("held-out return (2,000 tasks)")
+    curves.set_title(f"{results['env_id']}: learning curves")
+    curves.legend(fontsize=8, loc="lower right")
+
+    rows = [(f"{agent} agent", s["mean"], s["stderr"]) for agent, s in results["agent_summary"].items()]
+    rows += [(name, s["mean"], s["stderr"]) for name, s in results["strategies"].items()]
+    rows.sort(key=lambda row: row[1])
+    bars.barh([r[0] for r in rows], [r[1] for r in rows], xerr=[r[2] for r in rows], capsize=3,
+              color=[COLORS.get(r[0].removesuffix(" agent"), "tab:gray") for r in rows])
+    for i, (_, mean, _) in enumerate(rows):
+        bars.text(mean + 0.5, i, f"{mean:.2f}", va="center", fontsize=8)
+    bars.set_xlabel(f"mean return on {results['num_tasks']:,} held-out tasks (± s.e.)")
+    bars.set_title("final performance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="belief_rl/Bandit-v0")
+    parser.add_argument("--agents", nargs="+", default=["belief", "aux_head", "rnn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--preset", default="full")
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides for every run (KEY=VALUE)")
+    parser.add_argument("--num-tasks", type=int, default=10_000)
+    parser.add_argument("--eval-seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("results/bandit"))
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    agents: dict[str, list[dict]] = {}
+    for agent in args.agents:
+        for seed in args.seeds:
+            evaluation = train_and_evaluate(agent, seed, args)
+            run_dir = args.out / "runs" / f"{agent}_seed{seed}"
+            with (run_dir / "metrics.csv").open() as handle:
+                rows = list(csv.DictReader(handle))
+            agents.setdefault(agent, []).append({
+                "seed": seed, "run_dir": str(run_dir), "mean": evaluation["agent"]["mean"],
+                "stderr": evaluation["agent"]["stderr"], "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
+                "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
+                "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
+            })
+    # Across seeds: the mean of per-seed means, with the standard error over seeds
+    # (over tasks when there is one seed).
+    agent_summary = {}
+    for agent, runs in agents.items():
+        means = np.array([r["mean"] for r in runs])
+        if len(runs) > 1:
+            agent_summary[agent] = {**summarize(means), "num_seeds": len(runs)}
+        else:
+            agent_summary[agent] = {"mean": runs[0]["mean"], "stderr": runs[0]["stderr"], "num_seeds": 1}
+    results = {
+        "env_id": args.env, "num_tasks": args.num_tasks, "eval_seed": args.eval_seed, "preset": args.preset,
+        "overrides": args.set, "machine": f"{platform.processor() or platform.machine()}, "
+                                         f"{torch.get_num_threads()} torch threads",
+        "agents": agents, "agent_summary": agent_summary,
+        "strategies": evaluate_strategies(args.env, {}, args.num_tasks, args.eval_seed),
+        "benchmark_wall_time_s": round(time.perf_counter() - start, 1),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "benchmark.json", json.dumps(results, indent=2).encode())
+    plot(results, args.out / "benchmark.png")
+    for agent, summary in agent_summary.items():
+        runs = agents[agent]
+        print(f"{agent:>9}: {summary['mean']:.2f} ± {summary['stderr']:.2f}  "
+              f"({len(runs)} seed(s), {np.mean([r['train_wall_time_s'] for r in runs]) / 60:.1f} min, "
+              f"{np.mean([r['steps_per_sec'] for r in runs]):,.0f} steps/s)")
+    for name, s in sorted(results["strategies"].items(), key=lambda kv: -kv[1]["mean"]):
+        print(f"{name:>9}: {s['mean']:.2f} ± {s['stderr']:.2f}")
+    print(f"wrote {args.out / 'benchmark.json'} and {args.out / 'benchmark.png'}")
+
+
+if __name__ == "__main__":
+    main()
