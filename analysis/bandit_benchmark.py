@@ -4,7 +4,8 @@ Trains each agent with recurrent PPO (the ``full`` preset unless overridden),
 evaluates it on held-out tasks next to the classical strategies (same tasks,
 same reward noise), and writes ``benchmark.json`` plus ``benchmark.png``
 (learning curves and the final table) into ``--out``. Runs are resumable: a
-finished run is reused and an interrupted one resumes from its checkpoint.
+finished run is reused and an interrupted one resumes from its checkpoint, and the
+summary covers every finished run of the listed agents found in ``--out``.
 
     python analysis/bandit_benchmark.py --agents belief aux_head rnn --seeds 0 --out results/bandit
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -35,10 +37,11 @@ from belief_rl.train import Trainer  # noqa: E402
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 
 
-def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> dict:
+def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
+    """Train (or resume) one run and evaluate it, unless it is already evaluated."""
     run_dir = args.out / "runs" / f"{agent}_seed{seed}"
     if (run_dir / "evaluation.json").exists():
-        return json.loads((run_dir / "evaluation.json").read_text())
+        return
     if (run_dir / CHECKPOINT_NAME).exists():
         trainer = Trainer.resume(run_dir)
     else:
@@ -48,12 +51,15 @@ def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> dict:
         trainer = Trainer.create(TrainConfig(**config), run_dir)
     print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
     trainer.train(progress=not args.no_progress)
-    return evaluate_run(run_dir, args.num_tasks, args.eval_seed)
+    evaluate_run(run_dir, args.num_tasks, args.eval_seed)
 
 
 def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out return at the updates that evaluated (every ``eval_every`` and the last)."""
+    eval_every = json.loads((run_dir / "config.json").read_text())["eval_every"]
     with (run_dir / "metrics.csv").open() as handle:
-        rows = [r for r in csv.DictReader(handle) if r["eval_return"] not in ("", "nan")]
+        rows = list(csv.DictReader(handle))
+    rows = [r for i, r in enumerate(rows) if int(r["update"]) % eval_every == 0 or i == len(rows) - 1]
     return np.array([float(r["global_step"]) for r in rows]), np.array([float(r["eval_return"]) for r in rows])
 
 
@@ -105,15 +111,21 @@ def main() -> None:
 
     torch.set_num_threads(2)
     start = time.perf_counter()
-    agents: dict[str, list[dict]] = {}
     for agent in args.agents:
         for seed in args.seeds:
-            evaluation = train_and_evaluate(agent, seed, args)
-            run_dir = args.out / "runs" / f"{agent}_seed{seed}"
+            train_and_evaluate(agent, seed, args)
+    # The summary covers every finished run of the listed agents in --out, so seeds can be
+    # added later (e.g. --agents belief --seeds 1) without retraining the others.
+    agents: dict[str, list[dict]] = {}
+    for agent in args.agents:
+        for run_dir in sorted((args.out / "runs").glob(f"{agent}_seed*")):
+            if not (run_dir / "evaluation.json").exists():
+                continue
+            evaluation = json.loads((run_dir / "evaluation.json").read_text())
             with (run_dir / "metrics.csv").open() as handle:
                 rows = list(csv.DictReader(handle))
             agents.setdefault(agent, []).append({
-                "seed": seed, "run_dir": str(run_dir), "mean": evaluation["agent"]["mean"],
+                "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir), "mean": evaluation["agent"]["mean"],
                 "stderr": evaluation["agent"]["stderr"], "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
                 "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
                 "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
@@ -129,8 +141,8 @@ def main() -> None:
             agent_summary[agent] = {"mean": runs[0]["mean"], "stderr": runs[0]["stderr"], "num_seeds": 1}
     results = {
         "env_id": args.env, "num_tasks": args.num_tasks, "eval_seed": args.eval_seed, "preset": args.preset,
-        "overrides": args.set, "machine": f"{platform.processor() or platform.machine()}, "
-                                         f"{torch.get_num_threads()} torch threads",
+        "overrides": args.set, "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                                         f"{torch.get_num_threads()} threads",
         "agents": agents, "agent_summary": agent_summary,
         "strategies": evaluate_strategies(args.env, {}, args.num_tasks, args.eval_seed),
         "benchmark_wall_time_s": round(time.perf_counter() - start, 1),

@@ -68,8 +68,9 @@ def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_ta
         env = envs.make_vector_env(env_id, size, **held_out_kwargs(env_kwargs))
         rollout = collect_rollout(env, agent, seed, deterministic=deterministic)
         returns.append(rollout.returns())
-        if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask):
-            kls.append(bandit_belief_kl(agent, rollout) * size)
+        kl = bandit_belief_kl(agent, rollout) if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask) else None
+        if kl is not None:  # agents without a task head have no belief to score
+            kls.append(kl * size)
         env.close()
     agent.train(was_training)
     belief_kl = np.sum(kls, axis=0) / num_tasks if kls else None

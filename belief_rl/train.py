@@ -172,13 +172,14 @@ class Trainer:
         self.update += 1
         self.global_step += rollout.num_steps
         duration = time.perf_counter() - start
+        eval_return = float("nan")  # logged only on updates that evaluate, so curves show real points
         if self.update % cfg.eval_every == 0 or self.global_step >= cfg.total_steps:
             returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks, eval_seed=0).returns
-            self.last_eval = float(returns.mean())
+            self.last_eval = eval_return = float(returns.mean())
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),
                 "steps_per_sec": rollout.num_steps / duration, "rollout_steps": rollout.num_steps,
-                "train_return": float(rollout.returns().mean()), "eval_return": self.last_eval, **metrics}
+                "train_return": float(rollout.returns().mean()), "eval_return": eval_return, **metrics}
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

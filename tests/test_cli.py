@@ -163,3 +163,12 @@ def test_presets_give_the_belief_agent_its_componentwise_head_only(tmp_path):
     # Explicit flags and --set win over the preset.
     custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp", "ppo.num_envs=64")
     assert (custom.total_steps, custom.agent.policy_head, custom.ppo.num_envs) == (1000, "mlp", 64)
+
+
+def test_evaluate_an_agent_without_a_belief(tmp_path, capsys):
+    run_dir = tmp_path / "rnn"
+    assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--agent", "rnn", "--total-steps", "320",
+                 "--run-dir", str(run_dir), "--no-progress", *SMALL]) == 0
+    code, out, _ = run_cli(["evaluate", run_dir, "--num-tasks", "200"], capsys)
+    assert code == 0 and "rnn agent" in out
+    assert "belief_kl" not in json.loads((run_dir / "evaluation.json").read_text())
