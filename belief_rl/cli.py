@@ -148,6 +148,10 @@ def _train(args: argparse.Namespace) -> int:
         envs.env_spec_kwargs(config.env_id)  # unknown ids fail here, before anything is written
         trainer = Trainer.create(config, args.run_dir)
     cfg = trainer.config
+    if trainer.global_step >= cfg.total_steps:
+        print(f"{args.run_dir} is already complete ({trainer.global_step:,} of {cfg.total_steps:,} steps); "
+              "nothing to train (raise --total-steps to continue)")
+        return 0
     print(f"training {cfg.agent.kind} agent with {cfg.algorithm} on {cfg.env_id} for {cfg.total_steps:,} steps "
           f"(seed {cfg.seed}) in {args.run_dir}", flush=True)
     try:

@@ -32,6 +32,9 @@ from belief_rl.rollout import collect_rollout
 from belief_rl.seeding import training_seed
 
 CONFIG_NAME = "config.json"
+# Learning-curve evaluations use their own held-out tasks, apart from those of `belief-rl evaluate`
+# (seed 0 by default), so nothing reported at the end was looked at during training.
+MONITOR_EVAL_SEED = 999
 
 
 class RunExistsError(BeliefRLError):
@@ -174,7 +177,8 @@ class Trainer:
         duration = time.perf_counter() - start
         eval_return = float("nan")  # logged only on updates that evaluate, so curves show real points
         if self.update % cfg.eval_every == 0 or self.global_step >= cfg.total_steps:
-            returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks, eval_seed=0).returns
+            returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks,
+                                     eval_seed=MONITOR_EVAL_SEED).returns
             self.last_eval = eval_return = float(returns.mean())
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),

@@ -44,6 +44,9 @@ def env_spec_kwargs(env_id: str) -> dict[str, Any]:
 def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vector.VectorEnv:
     """The natively batched env of ``env_id``; ``kwargs`` override the registered ones."""
     _check_id(env_id)
-    return gymnasium.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
-    )
+    try:
+        return gymnasium.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+        )
+    except TypeError as exc:  # an unknown or misspelled keyword argument
+        raise ValueError(f"invalid arguments for {env_id}: {exc}") from None

@@ -38,6 +38,8 @@ def assert_one_line_error(code, err, fragment):
     (["train", "--run-dir", "{tmp}/r", "--set", "agent.warp=9"], "unknown setting"),
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.gamma=abc"], "invalid value"),
     (["train", "--run-dir", "{tmp}/r", "--preset", "huge"], "invalid choice"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.colour=3"], "unexpected keyword argument 'colour'"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.num_arms=1"], "num_arms"),
     (["train", "--agent", "transformer", "--run-dir", "{tmp}/r"], "invalid choice"),
     (["train", "--run-dir", "{tmp}/r", "--resume"], "not a run directory"),
     (["evaluate", "{tmp}/nothing"], "not a run directory"),
@@ -172,3 +174,10 @@ def test_evaluate_an_agent_without_a_belief(tmp_path, capsys):
     code, out, _ = run_cli(["evaluate", run_dir, "--num-tasks", "200"], capsys)
     assert code == 0 and "rnn agent" in out
     assert "belief_kl" not in json.loads((run_dir / "evaluation.json").read_text())
+
+
+def test_resuming_a_finished_run_trains_nothing(trained_run, capsys):
+    before = (trained_run / "metrics.csv").read_text()
+    code, out, _ = run_cli(["train", "--run-dir", trained_run, "--resume"], capsys)
+    assert code == 0 and "already complete" in out
+    assert (trained_run / "metrics.csv").read_text() == before

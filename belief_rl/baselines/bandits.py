@@ -199,7 +199,22 @@ class RandomStrategy:
         return rng.integers(0, history.num_arms, size=history.num_envs)
 
 
-class GreedyStrategy:
+class IndexStrategy:
+    """A strategy that pulls the arm with the largest index (ties broken uniformly at random)."""
+
+    name: str
+
+    def index(self, history: BanditHistory) -> np.ndarray:
+        """One index per arm, float ``[n, K]``."""
+        raise NotImplementedError
+
+    def select(
+        self, history: BanditHistory, rng: np.random.Generator, task: np.ndarray | None = None
+    ) -> np.ndarray:
+        return argmax_random_ties(self.index(history), rng)
+
+
+class GreedyStrategy(IndexStrategy):
     """Pull the arm with the highest posterior mean (no deliberate exploration)."""
 
     name = "greedy"
@@ -207,11 +222,6 @@ class GreedyStrategy:
     def index(self, history: BanditHistory) -> np.ndarray:
         """Posterior means, float ``[n, K]``."""
         return history.posterior_mean()
-
-    def select(
-        self, history: BanditHistory, rng: np.random.Generator, task: np.ndarray | None = None
-    ) -> np.ndarray:
-        return argmax_random_ties(self.index(history), rng)
 
 
 class ThompsonStrategy:
@@ -226,7 +236,7 @@ class ThompsonStrategy:
         return argmax_random_ties(rng.beta(a, b), rng)
 
 
-class BayesUCBStrategy:
+class BayesUCBStrategy(IndexStrategy):
     """Bayes-UCB (Kaufmann et al., 2012): the ``1 - 1/t`` posterior quantile, ``t = step + 1``.
 
     At ``t = 1`` the level is 0 and every arm's quantile is 0, so the first pull is a tie
@@ -248,13 +258,8 @@ class BayesUCBStrategy:
         a, b = history.posterior_params()
         return betaincinv(a, b, level)
 
-    def select(
-        self, history: BanditHistory, rng: np.random.Generator, task: np.ndarray | None = None
-    ) -> np.ndarray:
-        return argmax_random_ties(self.index(history), rng)
 
-
-class UCB1Strategy:
+class UCB1Strategy(IndexStrategy):
     """UCB1 (Auer et al., 2002): pull each arm once, then ``mean + sqrt(2 ln t / n_k)``.
 
     ``mean`` is the empirical mean of the arm and ``t`` the number of pulls made so far.
@@ -272,13 +277,8 @@ class UCB1Strategy:
         ucb[pulls == 0] = np.inf
         return ucb
 
-    def select(
-        self, history: BanditHistory, rng: np.random.Generator, task: np.ndarray | None = None
-    ) -> np.ndarray:
-        return argmax_random_ties(self.index(history), rng)
 
-
-class GittinsStrategy:
+class GittinsStrategy(IndexStrategy):
     """Pull the arm with the largest finite-horizon Gittins index.
 
     At step ``t`` an arm with counts ``(s, f)`` gets index ``G[H - t, s, f]`` from
@@ -302,11 +302,6 @@ class GittinsStrategy:
         if remaining < 1:
             raise RuntimeError("no pulls remain in the meta-episode")
         return self._table[remaining][history.successes, history.failures]
-
-    def select(
-        self, history: BanditHistory, rng: np.random.Generator, task: np.ndarray | None = None
-    ) -> np.ndarray:
-        return argmax_random_ties(self.index(history), rng)
 
 
 class OracleStrategy:
