@@ -181,3 +181,15 @@ def test_resuming_a_finished_run_trains_nothing(trained_run, capsys):
     code, out, _ = run_cli(["train", "--run-dir", trained_run, "--resume"], capsys)
     assert code == 0 and "already complete" in out
     assert (trained_run / "metrics.csv").read_text() == before
+
+
+def test_training_logs_csv_and_tensorboard_events(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = _rows(trained_run)
+    assert [int(r["update"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert {"global_step", "steps_per_sec", "train_return", "eval_return", "task_nll", "policy_loss"} <= rows[0].keys()
+    events = EventAccumulator(str(trained_run / "tensorboard"))
+    events.Reload()
+    assert {"train_return", "task_nll", "steps_per_sec"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train_return")] == [int(r["global_step"]) for r in rows]
