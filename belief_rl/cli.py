@@ -68,21 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- config assembly --------------------------------------------------------------------------------
 def _coerce(value: str, annotation: Any) -> Any:
-    """Parse a ``--set`` value according to the dataclass field's type."""
+    """Parse a ``--set`` value according to the dataclass field's (resolved) type."""
     text = value.strip()
-    origin = typing.get_origin(annotation)
-    if annotation is bool or annotation == "bool":
+    if annotation is bool:
         if text.lower() not in ("true", "false", "1", "0"):
             raise UsageError(f"expected true or false, got {value!r}")
         return text.lower() in ("true", "1")
-    if annotation in (int, "int"):
+    if annotation is int:
         return int(float(text)) if "e" in text.lower() else int(text)
-    if annotation in (float, "float"):
+    if annotation is float:
         return float(text)
-    if origin is tuple or str(annotation).startswith("tuple"):
+    if typing.get_origin(annotation) is tuple:
         return tuple(int(v) for v in text.split(",") if v)
-    if annotation in (str, "str"):
+    if annotation is str:
         return text
+    # Untyped (env kwargs): JSON where it parses as such, else the plain string.
     return json.loads(text) if text[:1] in "[{0123456789-" or text in ("true", "false", "null") else text
 
 

@@ -93,29 +93,31 @@ def bandit_belief_kl(agent: Agent, rollout: Rollout) -> np.ndarray | None:
     return (kl_divergence(exact, belief) / num_arms).mean(dim=1).numpy()
 
 
+def bandit_shape(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, int] | None:
+    """``(num_arms, horizon)`` if the classical bandit strategies apply to the env, else None."""
+    env = envs.make_vector_env(env_id, 1, **env_kwargs)
+    unwrapped = env.unwrapped
+    shape = (unwrapped.num_arms, unwrapped.horizon) if isinstance(unwrapped.task_spec, BetaTask) and hasattr(
+        unwrapped, "num_arms") else None
+    env.close()
+    return shape
+
+
 def evaluate_strategies(env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
                         names: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Classical bandit strategies on the same held-out tasks as :func:`evaluate_agent`."""
     from belief_rl.baselines import bandits
 
     kwargs = held_out_kwargs(env_kwargs)
+    shape = bandit_shape(env_id, kwargs)
+    if shape is None:
+        raise ValueError(f"the classical bandit strategies do not apply to {env_id}")
 
     def make_env(num_envs: int, **_: Any) -> Any:
         return envs.make_vector_env(env_id, num_envs, **kwargs)
 
-    env = make_env(1)
-    num_arms, horizon = env.unwrapped.num_arms, env.unwrapped.horizon
-    env.close()
-    return bandits.evaluate_strategies(names or list(bandits.STRATEGIES), num_arms, horizon, num_tasks,
+    return bandits.evaluate_strategies(names or list(bandits.STRATEGIES), *shape, num_tasks,
                                        evaluation_base_seed(eval_seed), make_env, CHUNK_SIZE)
-
-
-def is_bandit(env_id: str) -> bool:
-    """Whether the classical bandit strategies apply to ``env_id``."""
-    env = envs.make_vector_env(env_id, 1)
-    answer = isinstance(env.unwrapped.task_spec, BetaTask) and hasattr(env.unwrapped, "num_arms")
-    env.close()
-    return answer
 
 
 def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = False,
@@ -141,7 +143,7 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministi
     }
     if evaluation.belief_kl is not None:
         results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(), "mean": float(evaluation.belief_kl.mean())}
-    if is_bandit(config.env_id):
+    if bandit_shape(config.env_id, config.env_kwargs) is not None:
         results["strategies"] = evaluate_strategies(config.env_id, config.env_kwargs, num_tasks, eval_seed)
     results["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     run_dir = Path(run_dir)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import gymnasium as gym
 import torch
 from tqdm import tqdm
 
@@ -41,12 +41,13 @@ class RunExistsError(BeliefRLError):
     """The run directory already holds a run and ``--resume`` was not given."""
 
 
-def build_agent(config: TrainConfig) -> Agent:
-    """The agent for ``config``, sized by the environment's spaces and task spec."""
-    probe = envs.make_vector_env(config.env_id, 1, **config.env_kwargs)
+def build_agent(config: TrainConfig, env: gym.vector.VectorEnv | None = None) -> Agent:
+    """The agent for ``config``, sized by the spaces and task spec of ``env`` (or of a one-task probe)."""
+    probe = env if env is not None else envs.make_vector_env(config.env_id, 1, **config.env_kwargs)
     agent = make_agent(config.agent, probe.single_observation_space, probe.single_action_space,
                        probe.unwrapped.task_spec)
-    probe.close()
+    if env is None:
+        probe.close()
     return agent
 
 
@@ -82,7 +83,7 @@ class Trainer:
         torch.set_num_threads(config.num_threads)
         torch.manual_seed(config.seed)
         self.env = envs.make_vector_env(config.env_id, config.ppo.num_envs, **config.env_kwargs)
-        self.agent = build_agent(config)
+        self.agent = build_agent(config, self.env)
         self.learner = PPO(self.agent, config.ppo)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.update = 0
