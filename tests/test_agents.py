@@ -97,3 +97,11 @@ def test_componentwise_policy_rejects_unaligned_beliefs():
     with pytest.raises(ValueError, match="needs policy_input 'posterior'"):
         make_agent(AgentConfig(policy_head="componentwise", policy_input="embedding", **SMALL),
                    env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)
+
+
+def test_bottleneck_kl_enters_the_loss_with_weight_ib_beta():
+    env, agent = _setup("belief", ib_beta=0.25)
+    rollout = collect_rollout(env, agent, seed=0)
+    out = agent.evaluate(rollout.batch)
+    assert out.metrics["bottleneck_kl"] > 0
+    assert out.aux_losses["bottleneck_kl"].item() == pytest.approx(0.25 * out.metrics["bottleneck_kl"], rel=1e-5)

@@ -193,3 +193,11 @@ def test_training_logs_csv_and_tensorboard_events(trained_run):
     events.Reload()
     assert {"train_return", "task_nll", "steps_per_sec"} <= set(events.Tags()["scalars"])
     assert [e.step for e in events.Scalars("train_return")] == [int(r["global_step"]) for r in rows]
+
+
+def test_baselines_prints_the_table_and_writes_json(tmp_path, capsys):
+    code, out, _ = run_cli(["baselines", "--env", "belief_rl/Bandit-K5-H10-v0", "--num-tasks", "300",
+                            "--output", tmp_path / "table.json"], capsys)
+    assert code == 0 and "gittins" in out and "random" in out
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert table["num_tasks"] == 300 and table["strategies"]["oracle"]["mean"] > table["strategies"]["random"]["mean"]

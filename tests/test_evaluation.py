@@ -1,0 +1,52 @@
+"""Held-out task selection, seed layout, and the bandit benchmark script end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from belief_rl.evaluation import bandit_shape, evaluate_strategies, held_out_kwargs
+from belief_rl.seeding import evaluation_base_seed, evaluation_seeds, training_seed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_held_out_kwargs_select_the_validation_split_of_finite_task_sets():
+    assert held_out_kwargs({"num_tasks": 10, "task_seed": 3}) == {"num_tasks": 10, "task_seed": 3, "split": "validation"}
+    assert held_out_kwargs({}) == {}  # fresh tasks: the evaluation seeds keep them apart
+
+
+def test_training_and_evaluation_seed_blocks_are_disjoint():
+    num_envs, updates = 512, 5000
+    train = {training_seed(s, u, num_envs) + i for s in (0, 1, 7) for u in (0, updates - 1) for i in (0, num_envs - 1)}
+    chunks = evaluation_seeds(0, 12_000, 5000)
+    assert chunks == [(evaluation_base_seed(0), 5000), (evaluation_base_seed(0) + 5000, 5000),
+                      (evaluation_base_seed(0) + 10_000, 2000)]
+    evaluation = {seed + i for seed, size in chunks for i in (0, size - 1)}
+    assert max(train) < min(evaluation)
+    assert evaluation_base_seed(1) - evaluation_base_seed(0) > 12_000  # eval seeds do not overlap each other
+
+
+def test_strategies_on_finite_task_sets_play_validation_tasks():
+    kwargs = {"num_tasks": 5, "task_seed": 0, "num_validation_tasks": 50}
+    assert bandit_shape("belief_rl/Bandit-K5-H10-v0", kwargs) == (5, 10)
+    result = evaluate_strategies("belief_rl/Bandit-K5-H10-v0", kwargs, 200, names=["oracle", "random"])
+    assert result["oracle"]["mean"] > result["random"]["mean"]
+
+
+def test_bandit_benchmark_script_writes_json_and_plot_for_all_agents(tmp_path):
+    small = ["total_steps=640", "eval_every=1", "eval_tasks=64", "num_threads=1", "ppo.num_envs=32",
+             "ppo.num_minibatches=2", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=8"]
+    out = tmp_path / "bench"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "bandit_benchmark.py"), "--env", "belief_rl/Bandit-K5-H10-v0",
+         "--agents", "belief", "aux_head", "rnn", "--seeds", "0", "--num-tasks", "200", "--out", str(out),
+         "--no-progress", "--set", *small], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = json.loads((out / "benchmark.json").read_text())
+    assert set(results["agent_summary"]) == {"belief", "aux_head", "rnn"}
+    assert results["agents"]["rnn"][0]["belief_kl"] is None and results["agents"]["belief"][0]["belief_kl"] > 0
+    assert np.isfinite([s["mean"] for s in results["agent_summary"].values()]).all()
+    assert "gittins" in results["strategies"] and (out / "benchmark.png").stat().st_size > 10_000
