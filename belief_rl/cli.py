@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from belief_rl.checkpoint import CheckpointError
 from belief_rl.errors import BeliefRLError
-from belief_rl.config import AGENT_KINDS, ALGORITHMS, AgentConfig, PPOConfig, TrainConfig
+from belief_rl.config import AGENT_KINDS, ALGORITHMS, AgentConfig, PPOConfig, SVGConfig, TrainConfig
 from belief_rl.presets import PRESETS, apply_preset
 
 EXIT_USAGE = 2
@@ -86,7 +86,7 @@ def _coerce(value: str, annotation: Any) -> Any:
     return json.loads(text) if text[:1] in "[{0123456789-" or text in ("true", "false", "null") else text
 
 
-_SECTIONS = {"agent": AgentConfig, "ppo": PPOConfig}
+_SECTIONS = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVGConfig}
 
 
 def apply_override(config: dict[str, Any], assignment: str) -> None:
@@ -116,7 +116,7 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults, then the preset, then explicit flags, then ``--set`` overrides."""
-    config: dict[str, Any] = {"agent": {}, "ppo": {}}
+    config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
     if args.preset:
         config = apply_preset(config, args.preset, args.agent or AgentConfig.kind)
     for flag, key in (("env", "env_id"), ("algorithm", "algorithm"), ("total_steps", "total_steps"), ("seed", "seed")):

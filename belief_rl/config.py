@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 AGENT_KINDS = ("belief", "rnn", "aux_head")
-ALGORITHMS = ("ppo",)
+ALGORITHMS = ("ppo", "svg0")
 
 T = TypeVar("T")
 
@@ -90,6 +90,39 @@ class PPOConfig:
 
 
 @dataclass
+class SVGConfig:
+    """Off-policy SVG(0) with Retrace(λ) targets over replayed meta-episodes (see :mod:`belief_rl.algorithms.svg0`)."""
+
+    num_envs: int = 16  # meta-episodes collected per iteration
+    replay_capacity: int = 1000  # meta-episodes kept in replay
+    batch_size: int = 16  # meta-episodes per gradient step
+    updates_per_rollout: int = 8  # gradient steps per iteration (the replay ratio)
+    warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
+    alpha_lr: float = 3e-4
+    gamma: float = 0.99
+    retrace_lambda: float = 0.95
+    tau: float = 0.005  # Polyak rate of the target networks
+    init_alpha: float = 0.1
+    auto_alpha: bool = True  # tune α so the regularizer's penalty meets its target
+    target_entropy: float | None = None  # None: −(action dimensions)
+    max_grad_norm: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "replay_capacity", "batch_size", "updates_per_rollout"):
+            _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        _require(self.warmup_episodes >= 0, f"warmup_episodes must be >= 0, got {self.warmup_episodes}")
+        _require(self.warmup_episodes <= self.replay_capacity,
+                 f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity ({self.replay_capacity})")
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "max_grad_norm"):
+            _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        _require(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
+        _require(0 <= self.retrace_lambda <= 1, f"retrace_lambda must be in [0, 1], got {self.retrace_lambda}")
+        _require(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
+
+
+@dataclass
 class TrainConfig:
     """One training run: environment, agent, learner, budget and bookkeeping."""
 
@@ -98,6 +131,7 @@ class TrainConfig:
     algorithm: str = "ppo"
     agent: AgentConfig = field(default_factory=AgentConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    svg0: SVGConfig = field(default_factory=SVGConfig)
     total_steps: int = 5_000_000
     seed: int = 0
     num_threads: int = 2
@@ -110,11 +144,18 @@ class TrainConfig:
             self.agent = AgentConfig(**self.agent)
         if isinstance(self.ppo, dict):
             self.ppo = PPOConfig(**self.ppo)
+        if isinstance(self.svg0, dict):
+            self.svg0 = SVGConfig(**self.svg0)
         _require(self.algorithm in ALGORITHMS, f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         _require(self.total_steps > 0, f"total steps must be positive, got {self.total_steps}")
         _require(self.num_threads > 0, f"num_threads must be positive, got {self.num_threads}")
         _require(self.checkpoint_every > 0, f"checkpoint_every must be positive, got {self.checkpoint_every}")
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
+
+    @property
+    def num_envs(self) -> int:
+        """Meta-episodes collected per iteration by the configured learner."""
+        return self.ppo.num_envs if self.algorithm == "ppo" else self.svg0.num_envs
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

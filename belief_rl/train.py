@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 import envs
 from belief_rl.agents import Agent, make_agent
-from belief_rl.algorithms.ppo import PPO
+from belief_rl.algorithms import CRITIC_FOR_ALGORITHM, make_learner
 from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from belief_rl.config import TrainConfig
 from belief_rl.errors import BeliefRLError
@@ -45,7 +45,7 @@ def build_agent(config: TrainConfig, env: gym.vector.VectorEnv | None = None) ->
     """The agent for ``config``, sized by the spaces and task spec of ``env`` (or of a one-task probe)."""
     probe = env if env is not None else envs.make_vector_env(config.env_id, 1, **config.env_kwargs)
     agent = make_agent(config.agent, probe.single_observation_space, probe.single_action_space,
-                       probe.unwrapped.task_spec)
+                       probe.unwrapped.task_spec, CRITIC_FOR_ALGORITHM[config.algorithm])
     if env is None:
         probe.close()
     return agent
@@ -82,9 +82,9 @@ class Trainer:
         self.run_dir = Path(run_dir)
         torch.set_num_threads(config.num_threads)
         torch.manual_seed(config.seed)
-        self.env = envs.make_vector_env(config.env_id, config.ppo.num_envs, **config.env_kwargs)
+        self.env = envs.make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
         self.agent = build_agent(config, self.env)
-        self.learner = PPO(self.agent, config.ppo)
+        self.learner = make_learner(self.agent, config)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.update = 0
         self.global_step = 0
@@ -116,14 +116,14 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "agent": self.agent.state_dict(),
-                "optimizer": self.learner.optimizer.state_dict(), "update": self.update,
+                "learner": self.learner.state_dict(), "update": self.update,
                 "global_step": self.global_step, "elapsed": self.elapsed, "last_eval": self.last_eval,
                 "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state()}
 
     def _restore(self, payload: dict[str, Any]) -> None:
         try:
             self.agent.load_state_dict(payload["agent"])
-            self.learner.optimizer.load_state_dict(payload["optimizer"])
+            self.learner.load_state_dict(payload["learner"])
             self.update, self.global_step = payload["update"], payload["global_step"]
             self.elapsed, self.last_eval = payload["elapsed"], payload["last_eval"]
             torch.set_rng_state(payload["torch_rng"])
@@ -171,7 +171,7 @@ class Trainer:
         cfg = self.config
         start = time.perf_counter()
         self.learner.set_progress(self.global_step / cfg.total_steps)
-        rollout = collect_rollout(self.env, self.agent, training_seed(cfg.seed, self.update, cfg.ppo.num_envs))
+        rollout = collect_rollout(self.env, self.agent, training_seed(cfg.seed, self.update, cfg.num_envs))
         metrics = self.learner.update(rollout, self.generator)
         self.update += 1
         self.global_step += rollout.num_steps

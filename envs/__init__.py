@@ -8,21 +8,32 @@ import gymnasium
 
 _NAMESPACE = "belief_rl/"
 
-_BANDITS: dict[str, dict[str, Any]] = {
-    "belief_rl/Bandit-v0": {"num_arms": 20, "horizon": 100},
-    "belief_rl/Bandit-K10-H100-v0": {"num_arms": 10, "horizon": 100},
-    "belief_rl/Bandit-K5-H10-v0": {"num_arms": 5, "horizon": 10},
+_BANDIT = ("envs.bandit:BanditEnv", "envs.bandit:BanditVectorEnv")
+_SEMICIRCLE = ("envs.semicircle:SemicircleEnv", "envs.semicircle:SemicircleVectorEnv")
+_SEMICIRCLE_BALL = ("envs.semicircle:SemicircleBallEnv", "envs.semicircle:SemicircleBallVectorEnv")
+_NUMPAD = ("envs.numpad:NumPadEnv", "envs.numpad:NumPadVectorEnv")
+
+# id -> ((single entry point, vector entry point), registered constructor kwargs)
+_REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
+    "belief_rl/Bandit-v0": (_BANDIT, {"num_arms": 20, "horizon": 100}),
+    "belief_rl/Bandit-K10-H100-v0": (_BANDIT, {"num_arms": 10, "horizon": 100}),
+    "belief_rl/Bandit-K5-H10-v0": (_BANDIT, {"num_arms": 5, "horizon": 10}),
+    # DESIGN.md section 3: unit semicircle, 3 episodes of 100 steps per meta-episode.
+    "belief_rl/Semicircle-v0": (_SEMICIRCLE, {}),
+    # A small variant for tests and quick experiments: radius 0.5, 2 episodes of 20 steps.
+    "belief_rl/Semicircle-Small-v0": (_SEMICIRCLE, {"radius": 0.5, "episode_length": 20, "num_episodes": 2}),
+    # The same goals and rewards with a MuJoCo ball rolling on a plane.
+    "belief_rl/SemicircleBall-v0": (_SEMICIRCLE_BALL, {}),
+    "belief_rl/NumPad-v0": (_NUMPAD, {"size": 3, "length": 4}),
+    "belief_rl/NumPad-2x2-L3-v0": (_NUMPAD, {"size": 2, "length": 3}),
+    "belief_rl/NumPad-3x3-L4-v0": (_NUMPAD, {"size": 3, "length": 4}),
+    "belief_rl/NumPad-4x4-L5-v0": (_NUMPAD, {"size": 4, "length": 5}),
 }
 
-for _env_id, _kwargs in _BANDITS.items():
+for _env_id, ((_entry, _vector_entry), _kwargs) in _REGISTRY.items():
     # Re-imports (e.g. importlib.reload) would otherwise make gymnasium warn about overriding.
     if _env_id not in gymnasium.registry:
-        gymnasium.register(
-            id=_env_id,
-            entry_point="envs.bandit:BanditEnv",
-            vector_entry_point="envs.bandit:BanditVectorEnv",
-            kwargs=dict(_kwargs),
-        )
+        gymnasium.register(id=_env_id, entry_point=_entry, vector_entry_point=_vector_entry, kwargs=dict(_kwargs))
 
 
 def registered_ids() -> list[str]:

@@ -2,16 +2,22 @@
 
 An agent sees history, never the task: its per-step input is (observation,
 previous action, previous reward, episode-boundary flag), encoded by
-:meth:`Agent.encode_inputs`. Learners drive agents through three calls:
+:meth:`Agent.encode_inputs`. Every agent is a *torso* that turns history into
+features, an ``action_head`` (features → action distribution) and a ``critic``.
+A subclass implements two torso passes:
 
-* ``initial_state(batch)`` – recurrent state at the start of a meta-episode;
-* ``act(inputs, state)`` – one step for the whole batch (no gradients);
-* ``evaluate(batch, with_aux)`` – a differentiable pass over whole sequences
-  returning the policy's log-probabilities, entropies and values plus (if
-  ``with_aux``) the agent's own auxiliary losses (task log-likelihood,
-  bottleneck KL), already weighted. Learners may ask for the auxiliary losses on
-  fewer passes than the RL loss, which lets an agent skip work it only needs for
-  them (the belief agent's recurrent pass).
+* ``step_features(inputs, state)`` – one step for the whole batch while acting;
+* ``sequence_features(batch, with_aux)`` – a differentiable pass over whole
+  sequences, plus (if ``with_aux``) the agent's own auxiliary losses (task
+  log-likelihood, bottleneck KL), already weighted. Learners may ask for the
+  auxiliary losses on fewer passes than the RL loss, which lets an agent skip
+  work it only needs for them (the belief agent's recurrent pass).
+
+On these the base class builds what learners call: ``initial_state``, ``act``
+(no gradients), ``evaluate`` (PPO: log-probabilities, entropies, state values)
+and ``q_values`` (off-policy learners: twin action values). Which critic an
+agent has – a state value ``V(features)`` for PPO or twin ``Q(features, action)``
+for SVG(0) – is chosen at construction (``critic="value"`` or ``"q"``).
 """
 
 from __future__ import annotations
@@ -23,8 +29,12 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from belief_rl.networks.action_heads import ActionHead, action_encoding_dim, encode_action_reward
+from belief_rl.networks.action_heads import ActionHead, action_encoding_dim, encode_action_reward, make_action_head
+from belief_rl.networks.critics import TwinQCritic
+from belief_rl.networks.mlp import mlp
 from belief_rl.networks.recurrent import State
+
+CRITICS = ("value", "q")
 
 
 @dataclass
@@ -50,6 +60,15 @@ class SequenceBatch:
 
 
 @dataclass
+class FeatureOutput:
+    """What :meth:`Agent.sequence_features` returns: ``features [T, B, F]`` and auxiliary losses."""
+
+    features: torch.Tensor
+    aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class SequenceOutput:
     """Differentiable outputs of :meth:`Agent.evaluate`, each ``[T, B]`` or scalar."""
 
@@ -61,17 +80,29 @@ class SequenceOutput:
 
 
 class Agent(nn.Module):
-    """Base class: input encoding plus the protocol every agent implements."""
+    """Base class: input encoding, heads, and the protocol every agent implements."""
 
     action_head: ActionHead
+    critic: nn.Module
 
-    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space) -> None:
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, critic: str = "value") -> None:
         super().__init__()
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"agents need a flat Box observation space, got {observation_space}")
+        if critic not in CRITICS:
+            raise ValueError(f"unknown critic {critic!r}; choose one of {', '.join(CRITICS)}")
         self.obs_dim = int(observation_space.shape[0])
         self.action_space = action_space
+        self.critic_kind = critic
         self.input_dim = self.obs_dim + action_encoding_dim(action_space) + 2
+
+    def build_heads(self, feature_dim: int, hidden: tuple[int, ...]) -> None:
+        """The default actor and critic MLPs on ``feature_dim`` torso features."""
+        self.action_head = make_action_head(self.action_space, feature_dim, hidden, squashed=self.critic_kind == "q")
+        if self.critic_kind == "q":
+            self.critic = TwinQCritic(feature_dim, int(self.action_space.shape[0]), hidden)
+        else:
+            self.critic = mlp(feature_dim, hidden, 1)
 
     def encode_inputs(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
                       boundary: torch.Tensor) -> torch.Tensor:
@@ -88,14 +119,46 @@ class Agent(nn.Module):
         """The current observation inside an encoded input."""
         return inputs[..., : self.obs_dim]
 
+    # -- implemented by subclasses ---------------------------------------------------------------
     def initial_state(self, batch_size: int) -> State:
         raise NotImplementedError
 
-    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+    def step_features(self, inputs: torch.Tensor, state: State,
+                      deterministic: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], State]:
+        """One acting step: ``features [B, F]``, extras to store with the step, next state."""
         raise NotImplementedError
 
-    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
+    def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
+        """Features of whole sequences ``[T, B, F]`` (differentiable) and, if ``with_aux``, auxiliary losses."""
         raise NotImplementedError
+
+    # -- built on the two torso passes -----------------------------------------------------------
+    @torch.no_grad()
+    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+        """Sample (or, if ``deterministic``, take the mode of) one action per environment."""
+        features, extras, state = self.step_features(inputs, state, deterministic)
+        dist = self.action_head(features)
+        action = self.action_head.mode(dist) if deterministic else dist.sample()
+        if self.critic_kind == "q":
+            value = self.q_values(features, action).min(-1).values
+        else:
+            value = self.critic(features).squeeze(-1)
+        return ActOutput(action, dist.log_prob(action), value, extras), state
+
+    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
+        """PPO's pass: log-probabilities of the taken actions, entropies and state values ``[T, B]``."""
+        if self.critic_kind != "value":
+            raise ValueError("evaluate() needs an agent built with a state-value critic (critic='value')")
+        out = self.sequence_features(batch, with_aux)
+        dist = self.action_head(out.features)
+        return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(out.features).squeeze(-1),
+                              out.aux_losses, out.metrics)
+
+    def q_values(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Twin ``Q(features, action)`` estimates ``[..., 2]``; actions are rescaled to [-1, 1] first."""
+        head = self.action_head
+        unit_action = (2 * action - (head.high + head.low)) / (head.high - head.low)
+        return self.critic(features, unit_action)
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups whose gradients are clipped separately.
@@ -109,6 +172,3 @@ class Agent(nn.Module):
     def belief(self, inputs: torch.Tensor) -> Distribution | None:
         """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task head."""
         return None
-
-    def _sample(self, dist: Distribution, deterministic: bool) -> torch.Tensor:
-        return self.action_head.mode(dist) if deterministic else dist.sample()

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
+from belief_rl.agents.base import Agent, FeatureOutput, SequenceBatch
 from belief_rl.config import AgentConfig
-from belief_rl.networks import GaussianBottleneck, RecurrentCore, make_action_head, mlp
+from belief_rl.networks import GaussianBottleneck, RecurrentCore
 from belief_rl.networks.componentwise import ComponentwiseCategoricalHead, ComponentwiseCritic
 from belief_rl.networks.recurrent import State
 from belief_rl.tasks import make_task_head
@@ -52,22 +52,21 @@ class BeliefAgent(Agent):
     """Belief network + actor-critic on (belief, observation)."""
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
-                 config: AgentConfig) -> None:
-        super().__init__(observation_space, action_space)
+                 config: AgentConfig, critic: str = "value") -> None:
+        super().__init__(observation_space, action_space, critic)
         self.config = config
         self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
         head = self.belief_net.head
         belief_dim = head.feature_dim if config.policy_input == "posterior" else config.latent_dim
         policy_in = belief_dim + self.obs_dim
         if config.policy_head == "componentwise":
-            _check_componentwise(head.num_components, action_space, config)
+            _check_componentwise(head.num_components, action_space, config, critic)
             args = (head.component_features, belief_dim, belief_dim // head.num_components, self.obs_dim,
                     config.policy_hidden)
             self.action_head = ComponentwiseCategoricalHead(*args)
             self.critic = ComponentwiseCritic(*args)
         else:
-            self.action_head = make_action_head(action_space, policy_in, config.policy_hidden)
-            self.critic = mlp(policy_in, config.policy_hidden, 1)
+            self.build_heads(policy_in, config.policy_hidden)
 
     def initial_state(self, batch_size: int) -> State:
         return self.belief_net.core.initial_state(batch_size)
@@ -79,36 +78,46 @@ class BeliefAgent(Agent):
             belief = z
         return torch.cat([belief, self.observation(inputs)], dim=-1)
 
-    @torch.no_grad()
-    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+    def step_features(self, inputs: torch.Tensor, state: State,
+                      deterministic: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], State]:
         hidden, state = self.belief_net.core.step(inputs, state)
         noise = None if deterministic else torch.randn(hidden.shape[0], self.config.latent_dim)
         _, z = self.belief_net.embed(hidden, noise)
         policy_input = self._policy_input(z, inputs)
-        dist = self.action_head(policy_input)
-        action = self._sample(dist, deterministic)
         extras = {"policy_input": policy_input}
         if noise is not None:
             extras["bottleneck_noise"] = noise
-        return ActOutput(action, dist.log_prob(action), self.critic(policy_input).squeeze(-1), extras), state
+        return policy_input, extras, state
 
-    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
-        aux_losses: dict[str, torch.Tensor] = {}
-        metrics: dict[str, float] = {}
-        policy_input = batch.extras["policy_input"]
-        if with_aux or self.config.rl_grad_into_belief:
-            hidden, _ = self.belief_net.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
-            posterior, z = self.belief_net.embed(hidden, batch.extras.get("bottleneck_noise"))
-            if self.config.rl_grad_into_belief:
-                policy_input = self._policy_input(z, batch.inputs)
-            if with_aux:
-                task_nll = -self.belief_net.head.log_prob(self.belief_net.task_distribution(z), batch.task).mean()
-                kl = GaussianBottleneck.kl_to_standard_normal(posterior).mean()
-                aux_losses = {"task_nll": self.config.task_loss_coef * task_nll, "bottleneck_kl": self.config.ib_beta * kl}
-                metrics = {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()}
-        dist = self.action_head(policy_input)
-        return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(policy_input).squeeze(-1),
-                              aux_losses, metrics)
+    def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
+        """The belief the policy saw (stored at acting time when available, else recomputed).
+
+        Replayed sequences carry no stored belief: it is recomputed with the current
+        belief network and fresh bottleneck noise. Unless ``rl_grad_into_belief``,
+        the features are detached, so RL losses never train the belief.
+        """
+        stored = batch.extras.get("policy_input")
+        needs_pass = with_aux or stored is None or self.config.rl_grad_into_belief
+        if not needs_pass:
+            return FeatureOutput(stored)
+        hidden, _ = self.belief_net.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
+        noise = batch.extras.get("bottleneck_noise")
+        if noise is None:
+            noise = torch.randn(*hidden.shape[:-1], self.config.latent_dim)
+        posterior, z = self.belief_net.embed(hidden, noise)
+        if self.config.rl_grad_into_belief:
+            features = self._policy_input(z, batch.inputs)
+        elif stored is not None:
+            features = stored
+        else:
+            features = self._policy_input(z, batch.inputs).detach()
+        if not with_aux:
+            return FeatureOutput(features)
+        task_nll = -self.belief_net.head.log_prob(self.belief_net.task_distribution(z), batch.task).mean()
+        kl = GaussianBottleneck.kl_to_standard_normal(posterior).mean()
+        return FeatureOutput(features,
+                             {"task_nll": self.config.task_loss_coef * task_nll, "bottleneck_kl": self.config.ib_beta * kl},
+                             {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()})
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
         if self.config.rl_grad_into_belief:
@@ -123,8 +132,12 @@ class BeliefAgent(Agent):
         return self.belief_net.task_distribution(z)
 
 
-def _check_componentwise(num_components: int | None, action_space: gym.Space, config: AgentConfig) -> None:
+def _check_componentwise(num_components: int | None, action_space: gym.Space, config: AgentConfig,
+                         critic: str) -> None:
     """The componentwise head needs one posterior component per discrete action."""
+    if critic != "value":
+        raise ValueError("policy_head 'componentwise' is a discrete-action head for PPO; off-policy learners "
+                         "need policy_head 'mlp'")
     if config.policy_input != "posterior":
         raise ValueError("policy_head 'componentwise' needs policy_input 'posterior'")
     if not isinstance(action_space, gym.spaces.Discrete) or num_components != int(action_space.n):

@@ -13,9 +13,9 @@ import gymnasium as gym
 import torch
 from torch.distributions import Distribution
 
-from belief_rl.agents.base import ActOutput, Agent, SequenceBatch, SequenceOutput
+from belief_rl.agents.base import Agent, FeatureOutput, SequenceBatch
 from belief_rl.config import AgentConfig
-from belief_rl.networks import RecurrentCore, make_action_head, mlp
+from belief_rl.networks import RecurrentCore
 from belief_rl.networks.recurrent import State
 from belief_rl.tasks import make_task_head
 from envs.tasks import TaskSpec
@@ -25,32 +25,28 @@ class RNNAgent(Agent):
     """RL²: a recurrent actor-critic trained by the RL loss alone."""
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
-                 config: AgentConfig) -> None:
-        super().__init__(observation_space, action_space)
+                 config: AgentConfig, critic: str = "value") -> None:
+        super().__init__(observation_space, action_space, critic)
         self.config = config
         self.core = RecurrentCore(self.input_dim, config.hidden_size, config.cell, config.embed_dim)
-        self.action_head = make_action_head(action_space, config.hidden_size, config.policy_hidden)
-        self.critic = mlp(config.hidden_size, config.policy_hidden, 1)
+        self.build_heads(config.hidden_size, config.policy_hidden)
 
     def initial_state(self, batch_size: int) -> State:
         return self.core.initial_state(batch_size)
 
-    @torch.no_grad()
-    def act(self, inputs: torch.Tensor, state: State, deterministic: bool = False) -> tuple[ActOutput, State]:
+    def step_features(self, inputs: torch.Tensor, state: State,
+                      deterministic: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], State]:
         hidden, state = self.core.step(inputs, state)
-        dist = self.action_head(hidden)
-        action = self._sample(dist, deterministic)
-        return ActOutput(action, dist.log_prob(action), self.critic(hidden).squeeze(-1)), state
+        return hidden, {}, state
 
-    def evaluate(self, batch: SequenceBatch, with_aux: bool = True) -> SequenceOutput:
+    def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
         hidden, _ = self.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
-        dist = self.action_head(hidden)
-        output = SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(hidden).squeeze(-1))
+        output = FeatureOutput(hidden)
         if with_aux:
             self._add_aux_losses(hidden, batch, output)
         return output
 
-    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: SequenceOutput) -> None:
+    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: FeatureOutput) -> None:
         """Hook for subclasses that supervise the torso."""
 
 
@@ -58,11 +54,11 @@ class AuxHeadAgent(RNNAgent):
     """RL² torso shaped by an auxiliary task-prediction head."""
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
-                 config: AgentConfig) -> None:
-        super().__init__(observation_space, action_space, task_spec, config)
+                 config: AgentConfig, critic: str = "value") -> None:
+        super().__init__(observation_space, action_space, task_spec, config, critic)
         self.task_head = make_task_head(task_spec, config.hidden_size)
 
-    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: SequenceOutput) -> None:
+    def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: FeatureOutput) -> None:
         task_nll = -self.task_head.log_prob(self.task_head.distribution(hidden), batch.task).mean()
         output.aux_losses["task_nll"] = self.config.task_loss_coef * task_nll
         output.metrics["task_nll"] = task_nll.item()

@@ -9,6 +9,8 @@ bottleneck KL) are optimized on the same data in the same step.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -50,6 +52,12 @@ class PPO:
         self.agent = agent
         self.config = config
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
 
     def set_progress(self, fraction_done: float) -> None:
         """Linear learning-rate annealing to zero over the run."""

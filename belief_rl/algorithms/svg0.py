@@ -1,0 +1,163 @@
+"""Off-policy SVG(0): a reparameterized actor-critic with Retrace(λ) targets over replayed meta-episodes.
+
+Each iteration adds the freshly collected meta-episodes to a
+:class:`~belief_rl.replay.SequenceReplay` and takes ``updates_per_rollout``
+gradient steps, each on a batch of whole replayed meta-episodes:
+
+* **Critic.** Twin Q-functions regress onto Retrace(λ) targets built from
+  Polyak-averaged target networks: ``V(s) = E_π[min Q'(s, a)] − α·penalty``, traces
+  truncated at ``λ·min(1, π/μ)`` against the stored behaviour log-probabilities.
+* **Actor (SVG(0)).** ``a = f(ε; s)`` is sampled by reparameterization and the
+  actor descends ``α·penalty(a) − min Q(s, a)``, so the policy gradient flows
+  through the action into the critic. The critic is frozen for this term.
+* **Torso and belief.** The recurrent torso of RNN/AuxHead agents is trained by
+  the critic loss (the actor reads detached features, as in SAC-AE); the belief
+  network is trained only by its own task log-likelihood and bottleneck on the
+  replayed histories – valid off-policy, because q(task | history) does not
+  depend on which policy produced the history.
+* **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
+  target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
+  :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from belief_rl.agents.base import Agent, SequenceBatch
+from belief_rl.algorithms.regularizers import EntropyRegularizer, PolicyRegularizer
+from belief_rl.algorithms.retrace import retrace_targets
+from belief_rl.config import SVGConfig
+from belief_rl.replay import SequenceReplay
+from belief_rl.rollout import Rollout
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """Parameters of ``module`` take no gradients inside the block."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+class SVG0:
+    """SVG(0) with Retrace for agents built with twin-Q critics (``critic="q"``)."""
+
+    def __init__(self, agent: Agent, config: SVGConfig, regularizer: PolicyRegularizer | None = None) -> None:
+        if agent.critic_kind != "q":
+            raise ValueError("SVG(0) needs an agent built with twin Q critics (critic='q')")
+        self.agent = agent
+        self.config = config
+        action_dim = int(agent.action_space.shape[0])
+        target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
+        self.regularizer = regularizer or EntropyRegularizer(target_entropy)
+        self.target_agent = copy.deepcopy(agent).requires_grad_(False)
+        self.replay = SequenceReplay(config.replay_capacity)
+        actor_params = list(agent.action_head.parameters())
+        actor_ids = {id(p) for p in actor_params}
+        # Every other group of the agent (torso + critic, the belief network) is clipped on its own.
+        other_groups = [[p for p in group if id(p) not in actor_ids] for group in agent.gradient_groups()]
+        self.gradient_groups = [actor_params] + [group for group in other_groups if group]
+        self.optimizer = torch.optim.Adam([{"params": actor_params, "lr": config.actor_lr},
+                                           {"params": [p for g in self.gradient_groups[1:] for p in g],
+                                            "lr": config.critic_lr}])
+        self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.exp())
+
+    def set_progress(self, fraction_done: float) -> None:
+        """Constant learning rates (kept for the learner interface)."""
+
+    def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
+        """Store the rollout's meta-episodes, then take ``updates_per_rollout`` gradient steps."""
+        self.replay.add(rollout)
+        if self.replay.size < max(self.config.warmup_episodes, 1):
+            return {"replay_size": float(self.replay.size)}
+        totals: dict[str, list[float]] = {}
+        for _ in range(self.config.updates_per_rollout):
+            batch, data = self.replay.sample(self.config.batch_size, generator)
+            for key, value in self.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"]).items():
+                totals.setdefault(key, []).append(value)
+        metrics = {key: float(np.mean(values)) for key, values in totals.items()}
+        metrics["replay_size"] = float(self.replay.size)
+        return metrics
+
+    def gradient_step(self, batch: SequenceBatch, behaviour_log_probs: torch.Tensor, rewards: torch.Tensor,
+                      dones: torch.Tensor) -> dict[str, float]:
+        """One actor, critic, torso/belief and temperature step on ``[T, B]`` replayed sequences."""
+        cfg, agent = self.config, self.agent
+        alpha = self.log_alpha.exp().detach()
+        observation = agent.observation(batch.inputs)
+        out = agent.sequence_features(batch, with_aux=True)
+        actor_features = out.features.detach()
+        dist = agent.action_head(actor_features)
+
+        with torch.no_grad():
+            target_features = self.target_agent.sequence_features(batch, with_aux=False).features
+            next_action, next_log_prob = dist.rsample_with_log_prob()
+            penalty = self.regularizer.penalty(dist, next_action, next_log_prob, observation)
+            values = self.target_agent.q_values(target_features, next_action).min(-1).values - alpha * penalty
+            q_taken = self.target_agent.q_values(target_features, batch.actions).min(-1).values
+            log_rhos = dist.log_prob(batch.actions) - behaviour_log_probs
+            discounts = cfg.gamma * (1.0 - dones.float())
+            targets = retrace_targets(rewards, discounts, q_taken, values, log_rhos, cfg.retrace_lambda,
+                                      torch.zeros_like(rewards[-1]))
+
+        q = agent.q_values(out.features, batch.actions)
+        critic_loss = 0.5 * (q - targets.unsqueeze(-1)).pow(2).sum(-1).mean()
+
+        action, log_prob = dist.rsample_with_log_prob()
+        with _frozen(agent.critic):
+            q_new = agent.q_values(actor_features, action).min(-1).values
+        actor_penalty = self.regularizer.penalty(dist, action, log_prob, observation)
+        actor_loss = (alpha * actor_penalty - q_new).mean()
+
+        aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
+        self.optimizer.zero_grad(set_to_none=True)
+        (critic_loss + actor_loss + aux_loss).backward()
+        grad_norms = [float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm)) for group in self.gradient_groups]
+        self.optimizer.step()
+
+        if cfg.auto_alpha:
+            alpha_loss = -(self.log_alpha * (actor_penalty.detach().mean() - self.regularizer.target))
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+        self._update_target()
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": float(alpha),
+                "penalty": actor_penalty.mean().item(), "q_mean": q.mean().item(), "target_mean": targets.mean().item(),
+                "trace_mean": (cfg.retrace_lambda * log_rhos.exp().clamp(max=1.0)).mean().item(),
+                "actor_grad_norm": grad_norms[0], **out.metrics}
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        for target, online in zip(self.target_agent.parameters(), self.agent.parameters()):
+            target.lerp_(online, self.config.tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "alpha_optimizer": self.alpha_optimizer.state_dict(),
+                "log_alpha": self.log_alpha.detach().clone(), "target_agent": self.target_agent.state_dict(),
+                "replay": self.replay.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.target_agent.load_state_dict(state["target_agent"])
+        self.replay.load_state_dict(state["replay"])

@@ -1,0 +1,62 @@
+"""Scripted reference policies for the continuous-control meta-RL envs.
+
+A scripted policy plays a whole batch of meta-episodes of a natively batched
+env. Oracles may read ``info["task"]`` (they bound what any agent can reach);
+explorers must not: they see exactly what an agent sees (observation, reward,
+episode boundary) and so bound what a belief agent *should* reach.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+# Safety cap on meta-episode length: a bug that never terminates must not hang a run.
+_MAX_STEPS = 100_000
+
+
+class ScriptedPolicy:
+    """Base class: a batched, stateful, non-learning policy.
+
+    ``reset`` is called once per meta-episode with the reset observation and info;
+    then, alternately, ``act`` returns one action per sub-env and ``observe``
+    receives the step's results (including ``info["boundary"]``).
+    """
+
+    #: Whether the policy reads ``info["task"]`` (oracles do, explorers must not).
+    uses_task: bool = False
+
+    def reset(self, obs: np.ndarray, info: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def observe(self, obs: np.ndarray, reward: np.ndarray, done: np.ndarray, info: dict[str, Any]) -> None:
+        """Receive one step's results (default: nothing to remember)."""
+
+
+def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int) -> np.ndarray:
+    """Play one meta-episode per sub-env of ``env`` (reset with ``seed``); returns ``[num_envs]`` returns.
+
+    Explorers are handed an info without ``"task"``, so a leak is an error, not a silent cheat.
+    """
+    obs, info = env.reset(seed=seed)
+    policy.reset(obs, _visible(info, policy))
+    returns = np.zeros(env.num_envs)
+    for _ in range(_MAX_STEPS):
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        done = np.logical_or(terminated, truncated)
+        returns += reward
+        if done.all():
+            return returns
+        if done.any():
+            raise ValueError("scripted policies need meta-episodes of equal length in every sub-environment")
+        policy.observe(obs, reward, done, _visible(info, policy))
+    raise RuntimeError(f"meta-episode did not end within {_MAX_STEPS} steps")
+
+
+def _visible(info: dict[str, Any], policy: ScriptedPolicy) -> dict[str, Any]:
+    return info if policy.uses_task else {k: v for k, v in info.items() if k != "task"}
