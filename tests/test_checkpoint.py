@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
-from belief_rl.config import AgentConfig, PPOConfig, TrainConfig
+from belief_rl.config import AgentConfig, PPOConfig, SVGConfig, TrainConfig
 from belief_rl.train import Trainer, load_agent
 
 SMALL_AGENT = AgentConfig(hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32,))
@@ -58,11 +58,17 @@ def _metrics(run_dir):
         return list(csv.DictReader(handle))
 
 
-def test_resume_continues_exactly(tmp_path):
-    straight = Trainer.create(small_config(), tmp_path / "straight")
+# SVG(0) resumes with its replay, target networks and temperature.
+SVG_RUN = dict(env_id="belief_rl/Semicircle-Small-v0", algorithm="svg0", total_steps=40 * 8 * 6,
+               svg0=SVGConfig(num_envs=8, warmup_episodes=8, batch_size=4, updates_per_rollout=2, replay_capacity=32))
+
+
+@pytest.mark.parametrize("overrides", [{}, SVG_RUN], ids=["ppo", "svg0"])
+def test_resume_continues_exactly(tmp_path, overrides):
+    straight = Trainer.create(small_config(**overrides), tmp_path / "straight")
     straight.train(progress=False)
 
-    interrupted = Trainer.create(small_config(), tmp_path / "resumed")
+    interrupted = Trainer.create(small_config(**overrides), tmp_path / "resumed")
     interrupted.train(progress=False, max_updates=3)  # "killed" after the update-2 checkpoint + one more
     resumed = Trainer.resume(tmp_path / "resumed")
     assert resumed.update == 3
