@@ -113,3 +113,21 @@ def bandit_task_set(num_arms: int, num_train: int, num_validation: int, seed: in
         )
     pool = np.random.default_rng(seed).uniform(0.0, 1.0, (num_validation + num_train, num_arms))
     return TaskSet(train=pool[num_validation:], validation=pool[:num_validation])
+
+
+def semicircle_task_set(num_train: int, num_validation: int, seed: int, radius: float = 1.0) -> TaskSet:
+    """Draw a finite set of Semicircle goals ``radius * (cos θ, sin θ)``, ``θ ~ U(0, π)``.
+
+    Tasks are goal positions, float64 ``[n, 2]``. As in :func:`bandit_task_set`, one
+    pool of angles is drawn from ``np.random.default_rng(seed)`` with validation first,
+    so validation does not depend on ``num_train`` and growing train sets are nested.
+    """
+    if not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be finite and > 0, got {radius}")
+    if num_train < 0 or num_validation < 0:
+        raise ValueError(
+            f"num_train and num_validation must be >= 0, got {num_train} and {num_validation}"
+        )
+    angles = np.random.default_rng(seed).uniform(0.0, np.pi, num_validation + num_train)
+    pool = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return TaskSet(train=pool[num_validation:], validation=pool[:num_validation])
