@@ -13,10 +13,7 @@ summary covers every finished run of the listed agents found in ``--out``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -27,12 +24,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from belief_rl.checkpoint import CHECKPOINT_NAME, atomic_write_bytes  # noqa: E402
+from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
-from belief_rl.config import TrainConfig  # noqa: E402
 from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
+from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
-from belief_rl.train import Trainer  # noqa: E402
 
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 
@@ -42,37 +39,21 @@ def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     run_dir = args.out / "runs" / f"{agent}_seed{seed}"
     if (run_dir / "evaluation.json").exists():
         return
-    if (run_dir / CHECKPOINT_NAME).exists():
-        trainer = Trainer.resume(run_dir)
-    else:
-        config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}}, args.preset, agent)
-        for assignment in args.set:
-            apply_override(config, assignment)
-        trainer = Trainer.create(TrainConfig(**config), run_dir)
+    config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}}, args.preset, agent)
+    for assignment in args.set:
+        apply_override(config, assignment)
     print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
-    trainer.train(progress=not args.no_progress)
+    train_or_resume(run_dir, config, progress=not args.no_progress)
     evaluate_run(run_dir, args.num_tasks, args.eval_seed)
-
-
-def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out return at the updates that evaluated (every ``eval_every`` and the last)."""
-    eval_every = json.loads((run_dir / "config.json").read_text())["eval_every"]
-    with (run_dir / "metrics.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    rows = [r for i, r in enumerate(rows) if int(r["update"]) % eval_every == 0 or i == len(rows) - 1]
-    return np.array([float(r["global_step"]) for r in rows]), np.array([float(r["eval_return"]) for r in rows])
 
 
 def plot(results: dict, path: Path) -> None:
     fig, (curves, bars) = plt.subplots(1, 2, figsize=(13, 4.5))
     for agent, runs in results["agents"].items():
-        curves_ = [learning_curve(Path(run["run_dir"])) for run in runs]
-        length = min(len(steps) for steps, _ in curves_)
-        steps = curves_[0][0][:length]
-        values = np.stack([v[:length] for _, v in curves_])
-        mean = values.mean(0)
-        se = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.zeros_like(mean)
-        curves.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({len(values)} seed(s))")
+        curve = mean_curve([Path(run["run_dir"]) for run in runs])
+        steps, mean, se = (np.array(curve[key]) for key in ("steps", "mean", "stderr"))
+        se = np.nan_to_num(se)
+        curves.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({curve['num_seeds']} seed(s))")
         curves.fill_between(steps, mean - se, mean + se, color=COLORS.get(agent), alpha=0.2)
     for name, style in (("gittins", "--"), ("bayes_ucb", ":"), ("greedy", "-."), ("random", "-")):
         strategy = results["strategies"][name]
@@ -91,9 +72,7 @@ def plot(results: dict, path: Path) -> None:
         bars.text(mean + 0.5, i, f"{mean:.2f}", va="center", fontsize=8)
     bars.set_xlabel(f"mean return on {results['num_tasks']:,} held-out tasks (± s.e.)")
     bars.set_title("final performance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -122,8 +101,7 @@ def main() -> None:
             if not (run_dir / "evaluation.json").exists():
                 continue
             evaluation = json.loads((run_dir / "evaluation.json").read_text())
-            with (run_dir / "metrics.csv").open() as handle:
-                rows = list(csv.DictReader(handle))
+            rows = read_metrics(run_dir)
             agents.setdefault(agent, []).append({
                 "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir), "mean": evaluation["agent"]["mean"],
                 "stderr": evaluation["agent"]["stderr"], "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
@@ -141,8 +119,7 @@ def main() -> None:
             agent_summary[agent] = {"mean": runs[0]["mean"], "stderr": runs[0]["stderr"], "num_seeds": 1}
     results = {
         "env_id": args.env, "num_tasks": args.num_tasks, "eval_seed": args.eval_seed, "preset": args.preset,
-        "overrides": args.set, "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                                         f"{torch.get_num_threads()} threads",
+        "overrides": args.set, "machine": machine_description(),
         "agents": agents, "agent_summary": agent_summary,
         "strategies": evaluate_strategies(args.env, {}, args.num_tasks, args.eval_seed),
         "benchmark_wall_time_s": round(time.perf_counter() - start, 1),

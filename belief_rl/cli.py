@@ -50,17 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a run on held-out tasks vs classical strategies")
+    evaluate = commands.add_parser("evaluate", help="evaluate a run on held-out tasks vs reference policies")
     evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--num-tasks", type=int, default=10_000)
+    evaluate.add_argument("--num-tasks", type=int, default=None,
+                          help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
     evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed (selects the held-out tasks)")
     evaluate.add_argument("--deterministic", action="store_true",
                           help="take each action distribution's mode instead of sampling (the policy PPO trained)")
     evaluate.add_argument("--env", default=None, help="check that the run was trained on this environment")
 
-    baselines = commands.add_parser("baselines", help="the classical bandit strategies alone")
+    baselines = commands.add_parser("baselines", help="the reference policies alone (bandit strategies, "
+                                                      "scripted oracles and explorers)")
     baselines.add_argument("--env", default="belief_rl/Bandit-v0")
-    baselines.add_argument("--num-tasks", type=int, default=10_000)
+    baselines.add_argument("--num-tasks", type=int, default=None,
+                           help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
     baselines.add_argument("--seed", type=int, default=0)
     baselines.add_argument("--output", type=Path, default=None, help="also write the table as JSON here")
     return parser
@@ -164,12 +167,20 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _num_tasks(requested: int | None, env_id: str) -> int:
+    if requested is None:
+        return 10_000 if env_id.startswith("belief_rl/Bandit") else 1_000
+    if requested <= 0:
+        raise UsageError(f"--num-tasks must be positive, got {requested}")
+    return requested
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from belief_rl.evaluation import evaluate_run, format_results
+    from belief_rl.train import read_config
 
-    if args.num_tasks <= 0:
-        raise UsageError(f"--num-tasks must be positive, got {args.num_tasks}")
-    results = evaluate_run(args.run_dir, args.num_tasks, args.seed, deterministic=args.deterministic,
+    num_tasks = _num_tasks(args.num_tasks, read_config(args.run_dir).env_id)
+    results = evaluate_run(args.run_dir, num_tasks, args.seed, deterministic=args.deterministic,
                            expected_env_id=args.env)
     print(format_results(results))
     print(f"wrote {args.run_dir / 'evaluation.json'} and {args.run_dir / 'evaluation.png'}")
@@ -179,13 +190,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _baselines(args: argparse.Namespace) -> int:
     import envs
     from belief_rl.checkpoint import atomic_write_bytes
-    from belief_rl.evaluation import evaluate_strategies, format_results
+    from belief_rl.evaluation import evaluate_references, format_results
 
-    if args.num_tasks <= 0:
-        raise UsageError(f"--num-tasks must be positive, got {args.num_tasks}")
     envs.env_spec_kwargs(args.env)
-    strategies = evaluate_strategies(args.env, {}, args.num_tasks, args.seed)
-    results = {"env_id": args.env, "num_tasks": args.num_tasks, "eval_seed": args.seed, "strategies": strategies}
+    num_tasks = _num_tasks(args.num_tasks, args.env)
+    strategies = evaluate_references(args.env, {}, num_tasks, args.seed)
+    if not strategies:
+        raise UsageError(f"no reference policies for {args.env}")
+    results = {"env_id": args.env, "num_tasks": num_tasks, "eval_seed": args.seed, "strategies": strategies}
     print(format_results(results))
     if args.output:
         atomic_write_bytes(args.output, json.dumps(results, indent=2).encode())

@@ -1,7 +1,8 @@
-"""Held-out evaluation of agents, side by side with the classical bandit strategies.
+"""Held-out evaluation of agents, side by side with reference policies.
 
-Agents and strategies meet the same held-out tasks and reward noise (see
-:mod:`belief_rl.seeding`). For agents with a Beta task head on bandits, the
+References are the classical bandit strategies, or the scripted oracles and
+explorers of Semicircle and NumPad. Agents and references meet the same
+held-out tasks and noise (see :mod:`belief_rl.seeding`). For agents with a Beta task head on bandits, the
 belief's quality is measured against the exact posterior Beta(1+s, 1+f) as the
 mean per-arm KL(exact ‖ learned) at every step.
 """
@@ -120,6 +121,32 @@ def evaluate_strategies(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
                                        evaluation_base_seed(eval_seed), make_env, CHUNK_SIZE)
 
 
+def evaluate_references(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
+                        eval_seed: int = 0) -> dict[str, dict[str, float]]:
+    """The reference policies of an env on the held-out tasks :func:`evaluate_agent` uses.
+
+    Bandits: the classical strategies. Semicircle and NumPad: the scripted oracle
+    (knows the task) and explorer (does not). Other envs: none.
+    """
+    if bandit_shape(env_id, env_kwargs) is not None:
+        return evaluate_strategies(env_id, env_kwargs, num_tasks, eval_seed)
+    reference = _scripted_references(env_id)
+    if reference is None:
+        return {}
+    return reference(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs))
+
+
+def _scripted_references(env_id: str) -> Any:
+    name = env_id.removeprefix("belief_rl/")
+    if name.startswith("Semicircle"):
+        from belief_rl.baselines.semicircle import semicircle_reference_returns
+        return semicircle_reference_returns
+    if name.startswith("NumPad"):
+        from belief_rl.baselines.numpad import numpad_reference_returns
+        return numpad_reference_returns
+    return None
+
+
 def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = False,
                  expected_env_id: str | None = None) -> dict[str, Any]:
     """Evaluate a trained run; writes ``evaluation.json`` and ``evaluation.png`` into ``run_dir``."""
@@ -143,8 +170,7 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministi
     }
     if evaluation.belief_kl is not None:
         results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(), "mean": float(evaluation.belief_kl.mean())}
-    if bandit_shape(config.env_id, config.env_kwargs) is not None:
-        results["strategies"] = evaluate_strategies(config.env_id, config.env_kwargs, num_tasks, eval_seed)
+    results["strategies"] = evaluate_references(config.env_id, config.env_kwargs, num_tasks, eval_seed)
     results["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     run_dir = Path(run_dir)
     atomic_write_bytes(run_dir / "evaluation.json", json.dumps(results, indent=2).encode())

@@ -42,12 +42,26 @@ class MetricsLogger:
             if not self.path.exists() or self.path.stat().st_size == 0:
                 with self.path.open("w", newline="") as handle:
                     csv.DictWriter(handle, fieldnames=self.fields).writeheader()
+        new_fields = [key for key in row if key not in self.fields]
+        if new_fields:
+            # A metric appears later in the run (e.g. learner losses after an off-policy
+            # warm-up): widen the header and leave earlier rows blank in that column.
+            self._rewrite_with(self.fields + new_fields)
         with self.path.open("a", newline="") as handle:
             csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore").writerow(row)
         step = int(row["global_step"])
         for key, value in row.items():
             if key != "global_step" and isinstance(value, (int, float)) and not math.isnan(value):
                 self.writer.add_scalar(key, value, step)
+
+    def _rewrite_with(self, fields: list[str]) -> None:
+        with self.path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        with self.path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.fields = fields
 
     def close(self) -> None:
         self.writer.close()

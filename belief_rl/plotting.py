@@ -11,6 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Lay out, write (PNG at 120 dpi) and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_evaluation(results: dict[str, Any], path: Path) -> None:
     """Returns (agent vs strategies, mean ± s.e.) and, if present, the belief KL per step."""
     has_kl = "belief_kl" in results
@@ -35,6 +42,4 @@ def plot_evaluation(results: dict[str, Any], path: Path) -> None:
         axes[0, 1].set_ylabel("KL(exact Beta posterior ‖ belief) per arm")
         axes[0, 1].set_title("belief quality")
         axes[0, 1].set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)

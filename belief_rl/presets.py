@@ -17,12 +17,34 @@ _PPO = {"num_envs": 512, "num_minibatches": 16, "update_epochs": 2, "aux_epochs"
 # The belief agent scores each arm from its own posterior with a shared network (see README).
 _BELIEF = {"policy_head": "componentwise", "policy_hidden": (32, 32)}
 
+# Off-policy SVG(0) on the continuous-control envs: 16 meta-episodes per iteration, 8 gradient
+# steps on 16 replayed meta-episodes each. A small starting temperature with a fast-adapting α:
+# per-step Q differences between actions are small (one step moves 0.1), so α = 0.1 keeps
+# the policy near uniform for hundreds of thousands of steps.
+_SVG0 = {"num_envs": 16, "batch_size": 16, "updates_per_rollout": 8, "actor_lr": 1e-3, "critic_lr": 1e-3,
+         "init_alpha": 0.01, "alpha_lr": 1e-3}
+_CONTROL_AGENT = {"hidden_size": 64, "embed_dim": 64, "latent_dim": 32, "policy_hidden": (128, 128)}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # About five minutes on 2 CPU cores: the README's demo.
     "quick": {"total_steps": 3_000_000, "eval_every": 10, "ppo": _PPO, "agent_overrides": {"belief": _BELIEF}},
     # The benchmark setting (analysis/bandit_benchmark.py).
     "full": {"total_steps": 10_000_000, "eval_every": 10, "ppo": _PPO, "agent_overrides": {"belief": _BELIEF}},
+    # The meta-RL benchmark settings (analysis/meta_rl_benchmark.py).
+    "semicircle": {"algorithm": "svg0", "total_steps": 1_000_000, "eval_every": 10, "eval_tasks": 200,
+                   "svg0": _SVG0, "agent": _CONTROL_AGENT},
+    "numpad": {"algorithm": "svg0", "total_steps": 1_000_000, "eval_every": 10, "eval_tasks": 200,
+               "svg0": _SVG0, "agent": _CONTROL_AGENT},
 }
+
+
+def preset_for_env(env_id: str) -> str:
+    """The benchmark preset of an environment family."""
+    name = env_id.removeprefix("belief_rl/")
+    for prefix, preset in (("Semicircle", "semicircle"), ("NumPad", "numpad"), ("Bandit", "full")):
+        if name.startswith(prefix):
+            return preset
+    raise ValueError(f"no benchmark preset for {env_id!r}")
 
 
 def apply_preset(config: dict[str, Any], name: str, agent_kind: str) -> dict[str, Any]:

@@ -50,3 +50,21 @@ def test_bandit_benchmark_script_writes_json_and_plot_for_all_agents(tmp_path):
     assert results["agents"]["rnn"][0]["belief_kl"] is None and results["agents"]["belief"][0]["belief_kl"] > 0
     assert np.isfinite([s["mean"] for s in results["agent_summary"].values()]).all()
     assert "gittins" in results["strategies"] and (out / "benchmark.png").stat().st_size > 10_000
+
+
+def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
+    small = ["total_steps=1280", "eval_every=1", "eval_tasks=8", "num_threads=1", "svg0.num_envs=8",
+             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
+             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    out = tmp_path / "bench"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
+         "--agents", "belief", "rnn", "--seeds", "0", "1", "--out", str(out), "--no-progress", "--set", *small],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    summary = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]
+    assert set(summary["agents"]) == {"belief", "rnn"} and set(summary["references"]) == {"oracle", "explorer"}
+    curve = summary["agents"]["belief"]["curve"]
+    assert curve["num_seeds"] == 2 and curve["steps"] == [320.0, 640.0, 960.0, 1280.0]
+    assert np.isfinite(curve["mean"]).all() and np.isfinite(curve["stderr"]).all()
+    assert (out / "benchmark.png").stat().st_size > 10_000

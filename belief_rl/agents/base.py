@@ -119,6 +119,11 @@ class Agent(nn.Module):
         """The current observation inside an encoded input."""
         return inputs[..., : self.obs_dim]
 
+    @property
+    def rl_trains_torso(self) -> bool:
+        """Whether RL losses train the torso (then off-policy learners need target copies of it)."""
+        return True
+
     # -- implemented by subclasses ---------------------------------------------------------------
     def initial_state(self, batch_size: int) -> State:
         raise NotImplementedError

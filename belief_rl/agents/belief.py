@@ -68,6 +68,10 @@ class BeliefAgent(Agent):
         else:
             self.build_heads(policy_in, config.policy_hidden)
 
+    @property
+    def rl_trains_torso(self) -> bool:
+        return self.config.rl_grad_into_belief
+
     def initial_state(self, batch_size: int) -> State:
         return self.belief_net.core.initial_state(batch_size)
 

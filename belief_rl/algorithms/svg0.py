@@ -11,10 +11,11 @@ gradient steps, each on a batch of whole replayed meta-episodes:
   actor descends ``α·penalty(a) − min Q(s, a)``, so the policy gradient flows
   through the action into the critic. The critic is frozen for this term.
 * **Torso and belief.** The recurrent torso of RNN/AuxHead agents is trained by
-  the critic loss (the actor reads detached features, as in SAC-AE); the belief
-  network is trained only by its own task log-likelihood and bottleneck on the
-  replayed histories – valid off-policy, because q(task | history) does not
-  depend on which policy produced the history.
+  the critic loss (the actor reads detached features, as in SAC-AE) and has a
+  target copy; the belief network is trained only by its own task
+  log-likelihood and bottleneck on the replayed histories – valid off-policy,
+  because q(task | history) does not depend on which policy produced the
+  history – so the target critic reads the online belief.
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
@@ -108,7 +109,12 @@ class SVG0:
         dist = agent.action_head(actor_features)
 
         with torch.no_grad():
-            target_features = self.target_agent.sequence_features(batch, with_aux=False).features
+            # A belief trained only by its own losses needs no target copy: the online belief
+            # is as stable a target input, and skipping the second recurrent pass halves its cost.
+            if agent.rl_trains_torso:
+                target_features = self.target_agent.sequence_features(batch, with_aux=False).features
+            else:
+                target_features = actor_features
             next_action, next_log_prob = dist.rsample_with_log_prob()
             penalty = self.regularizer.penalty(dist, next_action, next_log_prob, observation)
             values = self.target_agent.q_values(target_features, next_action).min(-1).values - alpha * penalty

@@ -1,0 +1,168 @@
+"""Continuous-control meta-RL benchmark: belief, AuxHead and RNN agents trained with SVG(0).
+
+For each environment, trains every agent for every seed (the environment's
+preset: see ``belief_rl.presets``), then draws learning curves of the held-out
+return (mean ± s.e. over seeds) with the scripted oracle and explorer returns as
+horizontal lines, and reports how many environment steps each agent needs to
+reach fixed fractions of the explorer's return. Writes ``benchmark.json`` and
+``benchmark.png`` into ``--out``. Runs are resumable (re-running the command
+continues interrupted runs and reuses finished ones), and the summary covers
+every run of the listed agents and seeds found in ``--out``.
+
+    python analysis/meta_rl_benchmark.py --envs belief_rl/Semicircle-v0 belief_rl/NumPad-2x2-L3-v0 \\
+        --agents belief aux_head rnn --seeds 0 1 2 --out results/meta_rl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.evaluation import evaluate_references  # noqa: E402
+from belief_rl.experiments import (  # noqa: E402
+    machine_description,
+    mean_curve,
+    read_metrics,
+    steps_to_reach,
+    train_or_resume,
+)
+from belief_rl.presets import apply_preset, preset_for_env  # noqa: E402
+from belief_rl.train import MONITOR_EVAL_SEED, read_config  # noqa: E402
+
+COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
+# Fractions of the explorer's return at which "steps to reach" is reported.
+LEVELS = (0.5, 0.8, 0.9)
+
+
+def run_dir_for(out: Path, env_id: str, agent: str, seed: int) -> Path:
+    return out / "runs" / env_id.removeprefix("belief_rl/") / f"{agent}_seed{seed}"
+
+
+def train_one(env_id: str, agent: str, seed: int, args: argparse.Namespace) -> None:
+    config = {"env_id": env_id, "seed": seed, "agent": {"kind": agent}}
+    config = apply_preset(config, args.preset or preset_for_env(env_id), agent)
+    for assignment in args.set:
+        apply_override(config, assignment)
+    run_dir = run_dir_for(args.out, env_id, agent, seed)
+    print(f"== {env_id} {agent} seed {seed}: {run_dir}", flush=True)
+    train_or_resume(run_dir, config, progress=not args.no_progress)
+
+
+def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
+    """Learning curves, throughput and steps-to-reach of every finished run of ``env_id`` in ``--out``."""
+    agents = {}
+    env_kwargs: dict = {}
+    eval_tasks = None
+    for agent in args.agents:
+        runs = []
+        for seed in args.seeds:
+            run_dir = run_dir_for(args.out, env_id, agent, seed)
+            if not (run_dir / "metrics.csv").exists():
+                continue
+            config = read_config(run_dir)
+            rows = read_metrics(run_dir)
+            if int(rows[-1]["global_step"]) < config.total_steps:
+                continue  # unfinished
+            env_kwargs, eval_tasks = config.env_kwargs, config.eval_tasks
+            wall = float(rows[-1]["wall_time"])
+            runs.append({"seed": seed, "run_dir": str(run_dir), "env_steps": int(rows[-1]["global_step"]),
+                         "updates": int(rows[-1]["update"]), "train_wall_time_s": wall,
+                         "env_steps_per_sec": int(rows[-1]["global_step"]) / wall,
+                         "final_eval_return": float(rows[-1]["eval_return"])})
+        if runs:
+            curve = mean_curve([Path(r["run_dir"]) for r in runs])
+            agents[agent] = {"runs": runs, "curve": curve}
+    if not agents:
+        return {}
+    # The learning curves were evaluated on the monitor tasks; the references play the same tasks.
+    references = evaluate_references(env_id, env_kwargs, eval_tasks, MONITOR_EVAL_SEED)
+    explorer = references["explorer"]["mean"]
+    for summary in agents.values():
+        summary["steps_to_reach"] = {f"{level:.0%} of explorer": steps_to_reach(summary["curve"], level * explorer)
+                                     for level in LEVELS}
+        finals = np.array([r["final_eval_return"] for r in summary["runs"]])
+        summary["final"] = {"mean": float(finals.mean()), "num_seeds": len(finals),
+                            "stderr": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
+                            "fraction_of_explorer": float(finals.mean() / explorer)}
+    return {"agents": agents, "references": references, "curve_eval_tasks": eval_tasks,
+            "curve_eval_seed": MONITOR_EVAL_SEED}
+
+
+def plot(results: dict, path: Path) -> None:
+    envs_ = [env for env, summary in results["envs"].items() if summary]
+    fig, axes = plt.subplots(1, max(len(envs_), 1), figsize=(6.5 * max(len(envs_), 1), 4.5), squeeze=False)
+    for ax, env_id in zip(axes[0], envs_):
+        summary = results["envs"][env_id]
+        for agent, data in summary["agents"].items():
+            curve = data["curve"]
+            steps, mean = np.array(curve["steps"]), np.array(curve["mean"])
+            se = np.nan_to_num(np.array(curve["stderr"], dtype=float))
+            ax.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({curve['num_seeds']} seeds)")
+            ax.fill_between(steps, mean - se, mean + se, color=COLORS.get(agent), alpha=0.2)
+        for name, style in (("oracle", "--"), ("explorer", ":")):
+            ref = summary["references"][name]
+            ax.axhline(ref["mean"], color="gray", linestyle=style, label=f"{name} {ref['mean']:.1f}")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(f"held-out meta-episode return ({summary['curve_eval_tasks']} tasks)")
+        ax.set_title(f"{env_id} (SVG(0), mean ± s.e. over seeds)")
+        ax.legend(fontsize=8, loc="lower right")
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=["belief_rl/Semicircle-v0", "belief_rl/NumPad-2x2-L3-v0"])
+    parser.add_argument("--agents", nargs="+", default=["belief", "aux_head", "rnn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--preset", default=None, help="preset for every env (default: each env's own)")
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides for every run (KEY=VALUE)")
+    parser.add_argument("--out", type=Path, default=Path("results/meta_rl"))
+    parser.add_argument("--summary-only", action="store_true", help="train nothing; summarize finished runs")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    if not args.summary_only:
+        # Seed-major order: a partial benchmark already compares every agent on the first seeds.
+        for env_id in args.envs:
+            for seed in args.seeds:
+                for agent in args.agents:
+                    train_one(env_id, agent, seed, args)
+    results = {"machine": machine_description(), "preset": args.preset, "overrides": args.set,
+               "envs": {env_id: summarize_env(env_id, args) for env_id in args.envs},
+               "benchmark_wall_time_s": round(time.perf_counter() - start, 1)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "benchmark.json", json.dumps(results, indent=2).encode())
+    plot(results, args.out / "benchmark.png")
+    for env_id, summary in results["envs"].items():
+        if not summary:
+            print(f"{env_id}: no finished runs")
+            continue
+        refs = summary["references"]
+        print(f"{env_id}: oracle {refs['oracle']['mean']:.1f}, explorer {refs['explorer']['mean']:.1f}")
+        for agent, data in summary["agents"].items():
+            final, runs = data["final"], data["runs"]
+            se = f" ± {final['stderr']:.1f}" if final["stderr"] is not None else ""
+            print(f"  {agent:>9}: {final['mean']:.1f}{se} ({final['fraction_of_explorer']:.0%} of explorer, "
+                  f"{final['num_seeds']} seed(s), {np.mean([r['train_wall_time_s'] for r in runs]) / 60:.1f} min, "
+                  f"{np.mean([r['env_steps_per_sec'] for r in runs]):,.0f} steps/s); steps to reach: "
+                  + ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} never"
+                              for k, v in data["steps_to_reach"].items()))
+    print(f"wrote {args.out / 'benchmark.json'} and {args.out / 'benchmark.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Helpers for benchmark scripts: resumable runs and learning curves across seeds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from belief_rl.checkpoint import CHECKPOINT_NAME
+from belief_rl.config import TrainConfig
+from belief_rl.train import Trainer
+
+
+def train_or_resume(run_dir: Path, config: dict[str, Any], progress: bool = True) -> Trainer:
+    """Train the run in ``run_dir`` to completion: resume it if it has a checkpoint, else start ``config``."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT_NAME).exists():
+        trainer = Trainer.resume(run_dir)
+    else:
+        trainer = Trainer.create(TrainConfig(**config), run_dir)
+    if trainer.global_step < trainer.config.total_steps:
+        trainer.train(progress=progress)
+    return trainer
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``metrics.csv``."""
+    with (Path(run_dir) / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(environment steps, held-out return)`` at the updates that evaluated."""
+    rows = [r for r in read_metrics(run_dir) if r["eval_return"] not in ("", "nan")]
+    return np.array([float(r["global_step"]) for r in rows]), np.array([float(r["eval_return"]) for r in rows])
+
+
+def mean_curve(run_dirs: list[Path]) -> dict[str, list[float]]:
+    """Learning curves of several seeds, cut to their common length: steps, mean and s.e. over seeds."""
+    curves = [learning_curve(run_dir) for run_dir in run_dirs]
+    length = min(len(steps) for steps, _ in curves)
+    values = np.stack([returns[:length] for _, returns in curves])
+    stderr = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.full(length, np.nan)
+    return {"steps": curves[0][0][:length].tolist(), "mean": values.mean(0).tolist(), "stderr": stderr.tolist(),
+            "num_seeds": len(values)}
+
+
+def steps_to_reach(curve: dict[str, list[float]], level: float) -> float | None:
+    """Environment steps at which a mean learning curve first reaches ``level`` (None if it never does)."""
+    for steps, value in zip(curve["steps"], curve["mean"]):
+        if value >= level:
+            return steps
+    return None
+
+
+def machine_description() -> str:
+    """CPU architecture, core count, torch version and threads, for result files."""
+    return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
