@@ -14,18 +14,22 @@ then ``u``) is part of that contract.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
+from envs._vector import (
+    VectorSeed,
+    broadcast_task,
+    check_num_envs,
+    check_task_shape,
+    seed_generators,
+    validate_task_set_args,
+)
 from envs.tasks import BetaTask, bandit_task_set
-
-_SPLITS = ("train", "validation")
 
 
 def _validate_args(
@@ -35,14 +39,7 @@ def _validate_args(
         raise ValueError(f"num_arms must be >= 2, got {num_arms}")
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
-    if num_tasks is not None and num_tasks < 1:
-        raise ValueError(f"num_tasks must be None or >= 1, got {num_tasks}")
-    if split not in _SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected 'train' or 'validation'")
-    if num_validation_tasks < 0:
-        raise ValueError(f"num_validation_tasks must be >= 0, got {num_validation_tasks}")
-    if num_tasks is not None and split == "validation" and num_validation_tasks < 1:
-        raise ValueError("split='validation' with a finite task set needs num_validation_tasks >= 1")
+    validate_task_set_args(num_tasks, split, num_validation_tasks)
 
 
 def _task_pool(
@@ -61,9 +58,7 @@ def _draw_task(rng: np.random.Generator, num_arms: int, pool: np.ndarray | None)
 
 
 def _check_task(task: Any, shape: tuple[int, ...]) -> np.ndarray:
-    p = np.array(task, dtype=np.float64)
-    if p.shape != shape:
-        raise ValueError(f"options['task'] must have shape {shape}, got {p.shape}")
+    p = check_task_shape(task, shape)
     if not np.all((p >= 0.0) & (p <= 1.0)):  # also rejects NaN
         raise ValueError("options['task'] must hold probabilities in [0, 1]")
     return p
@@ -174,8 +169,7 @@ class BanditVectorEnv(gymnasium.vector.VectorEnv):
         split: str = "train",
         num_validation_tasks: int = 1000,
     ) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        check_num_envs(num_envs)
         _validate_args(num_arms, horizon, num_tasks, split, num_validation_tasks)
         self.num_envs = num_envs
         self.num_arms = num_arms
@@ -219,7 +213,7 @@ class BanditVectorEnv(gymnasium.vector.VectorEnv):
     def reset(
         self,
         *,
-        seed: int | Sequence[int | None] | None = None,
+        seed: VectorSeed = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env.
@@ -231,24 +225,10 @@ class BanditVectorEnv(gymnasium.vector.VectorEnv):
             options: ``{"task": array}`` of shape ``[num_envs, K]`` (or ``[K]`` for
                 all sub-envs) fixes the tasks of this meta-episode.
         """
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            super().reset(seed=int(seed))
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
-
+        super().reset(seed=seed_generators(self._rngs, seed))
         tasks = None
         if options is not None and "task" in options:
-            p = np.asarray(options["task"], dtype=np.float64)
-            if p.shape == (self.num_arms,):
-                p = np.broadcast_to(p, (self.num_envs, self.num_arms))
+            p = broadcast_task(options["task"], self.num_envs, (self.num_arms,))
             tasks = _check_task(p, (self.num_envs, self.num_arms))
 
         if self._u is None:

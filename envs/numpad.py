@@ -39,15 +39,14 @@ single env seeded with ``s + i``; the only randomness is the task, drawn at rese
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
+from envs._vector import VectorSeed, check_actions, check_num_envs, seed_generators, validate_task_set_args
 from envs.ball import BallPhysics, ball_arena_xml
 from envs.tasks import MultiCategoricalTask, TaskSet
 
@@ -63,7 +62,6 @@ _MAX_SPEED = 1.0
 _RENDER_SIZE = 256
 _INACTIVE_RGBA = (0.55, 0.55, 0.6, 1.0)
 _ACTIVE_RGBA = (0.2, 0.75, 0.3, 1.0)
-_SPLITS = ("train", "validation")
 
 
 # --------------------------------------------------------------------------------------
@@ -238,45 +236,43 @@ class _NumPadCore:
     """Balls, tasks, progress and the task pool of a batch of NumPad sub-envs.
 
     Both envs run on this, the single env with one sub-env, so that they share every
-    line of the dynamics; the callers own the random generators.
+    line of the dynamics; the callers own the random generators. Its signature holds
+    the arguments (and defaults) of both envs, which forward them as ``**kwargs``.
     """
 
     def __init__(
         self,
         num_envs: int,
-        size: int,
-        length: int,
-        neighbourhood: str,
-        episode_length: int,
-        num_tasks: int | None,
-        task_seed: int,
-        split: str,
-        num_validation_tasks: int | None,
-        render_mode: str | None,
+        *,
+        size: int = 3,
+        length: int = 4,
+        neighbourhood: str = "moore",
+        episode_length: int = 500,
+        num_tasks: int | None = None,
+        task_seed: int = 0,
+        split: str = "train",
+        num_validation_tasks: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
         _check_geometry(size, length)
         _check_neighbourhood(neighbourhood)
         if episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
-        if num_tasks is not None and num_tasks < 1:
-            raise ValueError(f"num_tasks must be None or >= 1, got {num_tasks}")
-        if split not in _SPLITS:
-            raise ValueError(f"unknown split {split!r}; expected 'train' or 'validation'")
-        if num_validation_tasks is not None and num_validation_tasks < 0:
-            raise ValueError(f"num_validation_tasks must be None or >= 0, got {num_validation_tasks}")
+        validate_task_set_args(num_tasks, split, num_validation_tasks)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unknown render_mode {render_mode!r}; expected None or 'rgb_array'")
         self.size, self.length, self.neighbourhood = size, length, neighbourhood
         self.episode_length = episode_length
         self.num_pads = size * size
+        self.num_tasks, self.split, self.render_mode = num_tasks, split, render_mode
         seqs = valid_sequences(size, length, neighbourhood)
         if num_tasks is None:
             self.pool = seqs
         else:
             if num_validation_tasks is None:
                 num_validation_tasks = default_num_validation_tasks(len(seqs))
-            if split == "validation" and num_validation_tasks < 1:
-                raise ValueError("split='validation' with a finite task set needs num_validation_tasks >= 1")
+                # The default is 0 for fewer than 4 sequences: check it like a given one.
+                validate_task_set_args(num_tasks, split, num_validation_tasks)
             self.pool = numpad_task_set(
                 size, length, neighbourhood, num_tasks, num_validation_tasks, task_seed
             ).tasks(split)
@@ -314,12 +310,14 @@ class _NumPadCore:
         self.last_pads[indices] = entered_pads(self.physics.positions()[indices], -1, self.size)[0]
 
     def check_actions(self, actions: Any, shape: tuple[int, ...]) -> np.ndarray:
-        actions = np.asarray(actions, dtype=np.float64)
-        if actions.shape != shape:
-            raise ValueError(f"actions must have shape {shape}, got {actions.shape}")
-        if np.isnan(actions).any():
-            raise ValueError("actions must not be NaN")
-        return actions.reshape(-1, 2)
+        return check_actions(actions, shape).reshape(-1, 2)
+
+    def expose(self, env: gymnasium.Env | gymnasium.vector.VectorEnv) -> None:
+        """Give ``env`` (single or vector) the core's configuration as public attributes."""
+        env._core = self
+        for name in ("size", "length", "neighbourhood", "episode_length", "num_pads", "num_tasks",
+                     "split", "num_validation_tasks", "render_mode", "task_spec", "physics"):
+            setattr(env, name, getattr(self, name))
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Advance every sub-env one control step; returns the rewards."""
@@ -353,19 +351,19 @@ _METADATA: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 20}
 class NumPadEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """One NumPad task per meta-episode of ``episode_length`` control steps.
 
-    Args:
-        size: Pads per side ``N`` (>= 2).
-        length: Sequence length ``L`` in ``[2, N**2]``.
-        neighbourhood: ``"moore"`` (8 neighbours) or ``"von_neumann"`` (4).
-        episode_length: Control steps per meta-episode; it terminates after them.
-        num_tasks: ``None`` draws uniformly from all valid sequences at every reset;
-            an int draws uniformly from a finite train set of that many sequences.
-        task_seed: Seed of the finite task set (ignored when ``num_tasks`` is None).
-        split: ``"train"`` or ``"validation"``: which split of the finite set to use.
+    Args (keyword-only, shared with :class:`NumPadVectorEnv`):
+        size: Pads per side ``N`` (>= 2; default 3).
+        length: Sequence length ``L`` in ``[2, N**2]`` (default 4).
+        neighbourhood: ``"moore"`` (8 neighbours; default) or ``"von_neumann"`` (4).
+        episode_length: Control steps per meta-episode; it terminates after them (500).
+        num_tasks: ``None`` (default) draws uniformly from all valid sequences at every
+            reset; an int draws uniformly from a finite train set of that many sequences.
+        task_seed: Seed of the finite task set (0; ignored when ``num_tasks`` is None).
+        split: ``"train"`` (default) or ``"validation"``: which split of the finite set to use.
         num_validation_tasks: Size of the validation split; None: a quarter of the
             valid sequences, at most 1000. ``num_tasks + num_validation_tasks`` must
             not exceed the number of valid sequences (24 for 2x2, L=3, Moore).
-        render_mode: None or ``"rgb_array"`` (256x256, active pads green; needs an
+        render_mode: None (default) or ``"rgb_array"`` (256x256, active pads green; needs an
             offscreen OpenGL context, e.g. ``MUJOCO_GL=egl``).
 
     See the module docstring for the dynamics, observation and rewards.
@@ -376,30 +374,10 @@ class NumPadEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
     metadata = _METADATA
 
-    def __init__(
-        self,
-        size: int = 3,
-        length: int = 4,
-        neighbourhood: str = "moore",
-        episode_length: int = 500,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        self._core = _NumPadCore(1, size, length, neighbourhood, episode_length, num_tasks,
-                                 task_seed, split, num_validation_tasks, render_mode)
-        self.size, self.length, self.neighbourhood = size, length, neighbourhood
-        self.episode_length = episode_length
-        self.num_pads = self._core.num_pads
-        self.num_tasks, self.split = num_tasks, split
-        self.num_validation_tasks = self._core.num_validation_tasks  # resolved default
-        self.render_mode = render_mode
-        self.task_spec = self._core.task_spec
+    def __init__(self, **kwargs: Any) -> None:
+        _NumPadCore(1, **kwargs).expose(self)
         self.observation_space = self._core.observation_space
         self.action_space = self._core.action_space
-        self.physics = self._core.physics
         self._started = False
 
     def _info(self, boundary: bool) -> dict[str, Any]:
@@ -458,36 +436,14 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
 
     metadata = {**_METADATA, "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP}
 
-    def __init__(
-        self,
-        num_envs: int,
-        size: int = 3,
-        length: int = 4,
-        neighbourhood: str = "moore",
-        episode_length: int = 500,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self._core = _NumPadCore(num_envs, size, length, neighbourhood, episode_length, num_tasks,
-                                 task_seed, split, num_validation_tasks, render_mode)
+    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+        check_num_envs(num_envs)
+        _NumPadCore(num_envs, **kwargs).expose(self)
         self.num_envs = num_envs
-        self.size, self.length, self.neighbourhood = size, length, neighbourhood
-        self.episode_length = episode_length
-        self.num_pads = self._core.num_pads
-        self.num_tasks, self.split = num_tasks, split
-        self.num_validation_tasks = self._core.num_validation_tasks  # resolved default
-        self.render_mode = render_mode
-        self.task_spec = self._core.task_spec
         self.single_observation_space = self._core.observation_space
         self.single_action_space = self._core.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.physics = self._core.physics
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self._needs_reset = np.zeros(num_envs, dtype=bool)
         self._started = False
@@ -506,7 +462,7 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
     def reset(
         self,
         *,
-        seed: int | Sequence[int | None] | None = None,
+        seed: VectorSeed = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env.
@@ -518,19 +474,7 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
             options: ``{"task": array}`` of shape ``[num_envs, length]`` (or
                 ``[length]`` for all sub-envs) fixes the sequences of this meta-episode.
         """
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            super().reset(seed=int(seed))
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
-
+        super().reset(seed=seed_generators(self._rngs, seed))
         tasks = None
         if options is not None and "task" in options:
             given = np.asarray(options["task"])

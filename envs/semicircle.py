@@ -36,18 +36,24 @@ randomness is the goal, drawn first at reset.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
+from envs._vector import (
+    VectorSeed,
+    broadcast_task,
+    check_actions,
+    check_num_envs,
+    check_task_shape,
+    seed_generators,
+    validate_task_set_args,
+)
 from envs.tasks import GaussianTask, semicircle_task_set
-
-_SPLITS = ("train", "validation")
 #: Margin between the semicircle and the walls (or the point's clipping box).
 _ARENA_MARGIN = 0.5
 #: Bound of the ball's observed speed per axis, in length units per control step
@@ -80,14 +86,7 @@ def _validate_args(
         raise ValueError(f"episode_length must be >= 1, got {episode_length}")
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
-    if num_tasks is not None and num_tasks < 1:
-        raise ValueError(f"num_tasks must be None or >= 1, got {num_tasks}")
-    if split not in _SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected 'train' or 'validation'")
-    if num_validation_tasks < 0:
-        raise ValueError(f"num_validation_tasks must be >= 0, got {num_validation_tasks}")
-    if num_tasks is not None and split == "validation" and num_validation_tasks < 1:
-        raise ValueError("split='validation' with a finite task set needs num_validation_tasks >= 1")
+    validate_task_set_args(num_tasks, split, num_validation_tasks)
 
 
 def _draw_goal(rng: np.random.Generator, radius: float, pool: np.ndarray | None) -> np.ndarray:
@@ -98,9 +97,7 @@ def _draw_goal(rng: np.random.Generator, radius: float, pool: np.ndarray | None)
 
 
 def _check_goals(goals: Any, shape: tuple[int, ...]) -> np.ndarray:
-    g = np.array(goals, dtype=np.float64)
-    if g.shape != shape:
-        raise ValueError(f"options['task'] must have shape {shape}, got {g.shape}")
+    g = check_task_shape(goals, shape)
     if not np.all(np.isfinite(g)):
         raise ValueError("options['task'] must be finite")
     return g
@@ -108,17 +105,9 @@ def _check_goals(goals: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def _check_actions(actions: Any, num_envs: int) -> np.ndarray:
     """Actions as float64 ``[num_envs, 2]``; out-of-range values are left for the body to clip."""
-    try:
-        # Actions are elements of a float32 space: casting first makes float32 and
-        # float64 callers (and the single and batched envs) see identical transitions.
-        a = np.asarray(actions, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ValueError(f"actions must be numeric, got {actions!r}") from None
-    if a.shape != (num_envs, 2):
-        raise ValueError(f"actions must have shape ({num_envs}, 2), got {a.shape}")
-    if np.isnan(a).any():
-        raise ValueError("actions must not be NaN")
-    return a.astype(np.float64)
+    # Actions are elements of a float32 space: casting to it first makes float32 and
+    # float64 callers (and the single and batched envs) see identical transitions.
+    return check_actions(actions, (num_envs, 2), np.float32)
 
 
 # --------------------------------------------------------------------------------------
@@ -215,15 +204,18 @@ class _SemicircleCore:
         self,
         num_envs: int,
         make_body: _BodyFactory,
-        radius: float,
-        goal_radius: float,
-        episode_length: int,
-        num_episodes: int,
-        num_tasks: int | None,
-        task_seed: int,
-        split: str,
-        num_validation_tasks: int,
+        *,
+        radius: float = 1.0,
+        goal_radius: float = 0.2,
+        episode_length: int = 100,
+        num_episodes: int = 3,
+        num_tasks: int | None = None,
+        task_seed: int = 0,
+        split: str = "train",
+        num_validation_tasks: int = 1000,
     ) -> None:
+        # The one signature (and defaults) of the arguments every Semicircle env takes;
+        # the public constructors forward them here as ``**task_args``.
         _validate_args(radius, goal_radius, episode_length, num_episodes, num_tasks, split,
                        num_validation_tasks)
         self.radius = float(radius)
@@ -280,8 +272,8 @@ class _SemicircleCore:
 class _SemicircleEnvBase(_SemicircleCore, gymnasium.Env[np.ndarray, np.ndarray]):
     """A single Semicircle env: a batch of one body behind the gymnasium.Env API."""
 
-    def _init_env(self, make_body: _BodyFactory, **kwargs: Any) -> None:
-        self._setup(1, make_body, **kwargs)
+    def _init_env(self, make_body: _BodyFactory, **task_args: Any) -> None:
+        self._setup(1, make_body, **task_args)
         self.observation_space = self._body.observation_space
         self.action_space = self._body.action_space
         self._started = False
@@ -329,10 +321,9 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
         "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP,
     }
 
-    def _init_env(self, num_envs: int, make_body: _BodyFactory, **kwargs: Any) -> None:
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self._setup(num_envs, make_body, **kwargs)
+    def _init_env(self, num_envs: int, make_body: _BodyFactory, **task_args: Any) -> None:
+        check_num_envs(num_envs)
+        self._setup(num_envs, make_body, **task_args)
         self.num_envs = num_envs
         self.single_observation_space = self._body.observation_space
         self.single_action_space = self._body.action_space
@@ -361,7 +352,7 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
     def reset(
         self,
         *,
-        seed: int | Sequence[int | None] | None = None,
+        seed: VectorSeed = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env.
@@ -373,25 +364,11 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
             options: ``{"task": goals}`` of shape ``[num_envs, 2]`` (or ``[2]`` for all
                 sub-envs) fixes the goals of this meta-episode.
         """
-        if seed is None:
-            seeds: list[int | None] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            super().reset(seed=int(seed))
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
         goals = None
         if options is not None and "task" in options:
-            g = np.asarray(options["task"], dtype=np.float64)
-            if g.shape == (2,):
-                g = np.broadcast_to(g, (self.num_envs, 2))
-            goals = _check_goals(g, (self.num_envs, 2))
-        for i, s in enumerate(seeds):
-            if s is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(s)
-
+            goals = _check_goals(broadcast_task(options["task"], self.num_envs, (2,)), (self.num_envs, 2))
+        # After the goal check, so that a rejected reset leaves the generators alone.
+        super().reset(seed=seed_generators(self._rngs, seed))
         self._reset_subenvs(np.arange(self.num_envs), goals)
         self._started = True
         return self._body.observations(), self._info(np.ones(self.num_envs, dtype=bool))
@@ -429,17 +406,17 @@ def _point_body(max_step: float) -> _BodyFactory:
 class SemicircleEnv(_SemicircleEnvBase):
     """Semicircle-v0: a point robot finds a goal on a semicircle over several episodes.
 
-    Args:
-        radius: Radius of the semicircle of goals.
-        goal_radius: A step pays 1.0 when it ends within this distance of the goal.
-        max_step: Actions are clipped to ``[-max_step, max_step]^2``.
-        episode_length: Steps per inner episode.
-        num_episodes: Inner episodes per meta-episode, all with the same goal.
-        num_tasks: ``None`` draws ``θ ~ U(0, π)`` afresh at every reset; an int
-            draws uniformly from a finite set of that many goals.
-        task_seed: Seed of the finite task set (ignored when ``num_tasks`` is None).
-        split: ``"train"`` or ``"validation"``: which split of the finite set to use.
-        num_validation_tasks: Size of the validation split of the finite set.
+    Args (keyword-only; all envs of this module share them but ``max_step``):
+        radius: Radius of the semicircle of goals (1.0).
+        goal_radius: A step pays 1.0 when it ends within this distance of the goal (0.2).
+        max_step: Actions are clipped to ``[-max_step, max_step]^2`` (0.1).
+        episode_length: Steps per inner episode (100).
+        num_episodes: Inner episodes per meta-episode, all with the same goal (3).
+        num_tasks: ``None`` (default) draws ``θ ~ U(0, π)`` afresh at every reset; an
+            int draws uniformly from a finite set of that many goals.
+        task_seed: Seed of the finite task set (0; ignored when ``num_tasks`` is None).
+        split: ``"train"`` (default) or ``"validation"``: which split of the finite set to use.
+        num_validation_tasks: Size of the validation split of the finite set (1000).
 
     Observation: the position, float32 ``(2,)``, inside ``[-half_extent, half_extent]^2``
     (``half_extent = radius + 0.5``; the position is clipped to it). Action: the
@@ -448,24 +425,9 @@ class SemicircleEnv(_SemicircleEnvBase):
     observation of each inner episode. ``reset(options={"task": goal})`` fixes the goal.
     """
 
-    def __init__(
-        self,
-        radius: float = 1.0,
-        goal_radius: float = 0.2,
-        max_step: float = 0.1,
-        episode_length: int = 100,
-        num_episodes: int = 3,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int = 1000,
-    ) -> None:
+    def __init__(self, *, max_step: float = 0.1, **task_args: Any) -> None:
         self.max_step = float(max_step)
-        self._init_env(
-            _point_body(max_step), radius=radius, goal_radius=goal_radius,
-            episode_length=episode_length, num_episodes=num_episodes, num_tasks=num_tasks,
-            task_seed=task_seed, split=split, num_validation_tasks=num_validation_tasks,
-        )
+        self._init_env(_point_body(max_step), **task_args)
 
 
 class SemicircleVectorEnv(_SemicircleVectorEnvBase):
@@ -477,25 +439,9 @@ class SemicircleVectorEnv(_SemicircleVectorEnvBase):
     Constructor arguments are those of :class:`SemicircleEnv` plus ``num_envs``.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        radius: float = 1.0,
-        goal_radius: float = 0.2,
-        max_step: float = 0.1,
-        episode_length: int = 100,
-        num_episodes: int = 3,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int = 1000,
-    ) -> None:
+    def __init__(self, num_envs: int, *, max_step: float = 0.1, **task_args: Any) -> None:
         self.max_step = float(max_step)
-        self._init_env(
-            num_envs, _point_body(max_step), radius=radius, goal_radius=goal_radius,
-            episode_length=episode_length, num_episodes=num_episodes, num_tasks=num_tasks,
-            task_seed=task_seed, split=split, num_validation_tasks=num_validation_tasks,
-        )
+        self._init_env(num_envs, _point_body(max_step), **task_args)
 
 
 class SemicircleBallEnv(_SemicircleEnvBase):
@@ -513,28 +459,13 @@ class SemicircleBallEnv(_SemicircleEnvBase):
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 20}  # 1 / control period
 
     def __init__(
-        self,
-        radius: float = 1.0,
-        goal_radius: float = 0.2,
-        episode_length: int = 100,
-        num_episodes: int = 3,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int = 1000,
-        render_mode: str | None = None,
-        width: int = 256,
-        height: int = 256,
+        self, *, render_mode: str | None = None, width: int = 256, height: int = 256, **task_args: Any
     ) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}; expected None or 'rgb_array'")
         self.render_mode = render_mode
         self.width, self.height = width, height
-        self._init_env(
-            _BallBody, radius=radius, goal_radius=goal_radius,
-            episode_length=episode_length, num_episodes=num_episodes, num_tasks=num_tasks,
-            task_seed=task_seed, split=split, num_validation_tasks=num_validation_tasks,
-        )
+        self._init_env(_BallBody, **task_args)
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self._body.physics.control_dt)}
 
     def render(self) -> np.ndarray | None:
@@ -569,20 +500,5 @@ class SemicircleBallVectorEnv(_SemicircleVectorEnvBase):
     (without rendering) plus ``num_envs``.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        radius: float = 1.0,
-        goal_radius: float = 0.2,
-        episode_length: int = 100,
-        num_episodes: int = 3,
-        num_tasks: int | None = None,
-        task_seed: int = 0,
-        split: str = "train",
-        num_validation_tasks: int = 1000,
-    ) -> None:
-        self._init_env(
-            num_envs, _BallBody, radius=radius, goal_radius=goal_radius,
-            episode_length=episode_length, num_episodes=num_episodes, num_tasks=num_tasks,
-            task_seed=task_seed, split=split, num_validation_tasks=num_validation_tasks,
-        )
+    def __init__(self, num_envs: int, **task_args: Any) -> None:
+        self._init_env(num_envs, _BallBody, **task_args)

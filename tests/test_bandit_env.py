@@ -15,6 +15,8 @@ import envs
 from envs.bandit import BanditEnv, BanditVectorEnv
 from envs.tasks import BetaTask, TaskSet, bandit_task_set
 
+from env_checks import assert_matches_sync_vector_env  # tests/ helper
+
 BANDIT_IDS = [i for i in envs.registered_ids() if i.startswith("belief_rl/Bandit")]
 
 
@@ -160,18 +162,10 @@ def test_batched_equals_single_over_two_meta_episodes(kwargs: dict) -> None:
 def test_batched_matches_gymnasium_sync_vector_env() -> None:
     """gymnasium's own NEXT_STEP implementation is the reference for autoreset."""
     n, horizon = 3, 4
-    sync = gymnasium.vector.SyncVectorEnv(
-        [lambda: BanditEnv(num_arms=5, horizon=horizon) for _ in range(n)]
+    assert_matches_sync_vector_env(
+        lambda: BanditEnv(num_arms=5, horizon=horizon), BanditVectorEnv(n, num_arms=5, horizon=horizon),
+        np.random.default_rng(1).integers(5, size=(3 * horizon, n)), seed=2, info_keys=("task",),
     )
-    venv = BanditVectorEnv(n, num_arms=5, horizon=horizon)
-    for ref, ours in zip(sync.reset(seed=2), venv.reset(seed=2)):
-        np.testing.assert_equal(ref["task"] if isinstance(ref, dict) else ref,
-                                ours["task"] if isinstance(ours, dict) else ours)
-    for a in np.random.default_rng(1).integers(5, size=(3 * horizon, n)):
-        ref, ours = sync.step(a), venv.step(a)
-        for x, y in zip(ref[:4], ours[:4]):
-            np.testing.assert_array_equal(x, y)
-        np.testing.assert_array_equal(ref[4]["task"], ours[4]["task"])
 
 
 def test_vector_seeding_variants() -> None:

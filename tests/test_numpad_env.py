@@ -30,6 +30,8 @@ from envs.numpad import (
 )
 from envs.tasks import MultiCategoricalTask
 
+from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
+
 NUMPAD_IDS = [i for i in envs.registered_ids() if i.startswith("belief_rl/NumPad")]
 GAP = (0.5, 0.5)  # a gap crossing of the 3x3 grid
 TASK = [0, 1, 4, 8]  # 3x3 Moore: right, down, down-right (row 0 is the top row)
@@ -256,12 +258,7 @@ def _run_single(seed: int, actions: np.ndarray, horizon: int, **kwargs) -> list:
 def test_batched_equals_single_over_two_meta_episodes(kwargs: dict) -> None:
     n, horizon, seed = 3, 60, 4
     actions = _sticky_actions(2 * horizon + 1, n, seed=0)
-    venv = NumPadVectorEnv(n, episode_length=horizon, **kwargs)
-    obs, info = venv.reset(seed=seed)
-    batched = [(obs, np.zeros(n), np.zeros(n, bool), np.zeros(n, bool), info["task"], info["boundary"])]
-    for a in actions:
-        obs, r, term, trunc, info = venv.step(a)
-        batched.append((obs, r, term, trunc, info["task"], info["boundary"]))
+    batched = vector_rollout(NumPadVectorEnv(n, episode_length=horizon, **kwargs), actions, seed)
     for i in range(n):
         single = _run_single(seed + i, actions[:, i], horizon, **kwargs)
         assert len(single) == len(batched)
@@ -276,19 +273,9 @@ def test_batched_equals_single_over_two_meta_episodes(kwargs: dict) -> None:
 
 def test_batched_matches_gymnasium_sync_vector_env() -> None:
     n, horizon = 2, 20
-    sync = gymnasium.vector.SyncVectorEnv(
-        [lambda: NumPadEnv(size=2, length=2, episode_length=horizon) for _ in range(n)]
-    )
-    venv = NumPadVectorEnv(n, size=2, length=2, episode_length=horizon)
-    (ref_obs, ref_info), (obs, info) = sync.reset(seed=2), venv.reset(seed=2)
-    np.testing.assert_array_equal(ref_obs, obs)
-    np.testing.assert_array_equal(ref_info["task"], info["task"])
-    for a in _sticky_actions(2 * horizon + 2, n, seed=1):
-        ref, ours = sync.step(a), venv.step(a)
-        for x, y in zip(ref[:4], ours[:4]):
-            np.testing.assert_array_equal(x, y)
-        for key in ("task", "boundary"):
-            np.testing.assert_array_equal(ref[4][key], ours[4][key])
+    kwargs = {"size": 2, "length": 2, "episode_length": horizon}
+    assert_matches_sync_vector_env(lambda: NumPadEnv(**kwargs), NumPadVectorEnv(n, **kwargs),
+                                   _sticky_actions(2 * horizon + 2, n, seed=1), seed=2)
 
 
 def test_vector_seeding_variants() -> None:

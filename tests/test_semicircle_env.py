@@ -31,6 +31,8 @@ from envs.semicircle import (
 )
 from envs.tasks import GaussianTask, TaskSet, semicircle_task_set
 
+from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
+
 SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0", "belief_rl/SemicircleBall-v0"]
 
 
@@ -165,12 +167,7 @@ def test_batched_equals_single_over_two_meta_episodes(single_cls, vector_cls, sc
     kwargs = {"episode_length": 4, "num_episodes": 2, **kwargs}
     horizon = 8
     actions = np.random.default_rng(0).uniform(-scale, scale, (2 * horizon + 1, n, 2)).astype(np.float32)
-    venv = vector_cls(n, **kwargs)
-    obs, info = venv.reset(seed=seed)
-    batched = [(obs, np.zeros(n), np.zeros(n, bool), np.zeros(n, bool), info["task"], info["boundary"])]
-    for a in actions:
-        obs, r, term, trunc, info = venv.step(a)
-        batched.append((obs, r, term, trunc, info["task"], info["boundary"]))
+    batched = vector_rollout(vector_cls(n, **kwargs), actions, seed)
     for i in range(n):
         single = _run_single(single_cls(**kwargs), seed + i, actions[:, i], horizon)
         assert len(single) == len(batched)
@@ -187,16 +184,9 @@ def test_batched_equals_single_over_two_meta_episodes(single_cls, vector_cls, sc
 def test_batched_matches_gymnasium_sync_vector_env() -> None:
     """gymnasium's own NEXT_STEP implementation is the reference for autoreset."""
     n, kwargs = 3, {"episode_length": 3, "num_episodes": 2}
-    sync = gymnasium.vector.SyncVectorEnv([lambda: SemicircleEnv(**kwargs) for _ in range(n)])
-    venv = SemicircleVectorEnv(n, **kwargs)
-    (ref_obs, ref_info), (obs, info) = sync.reset(seed=2), venv.reset(seed=2)
-    np.testing.assert_array_equal(ref_obs, obs)
-    for a in np.random.default_rng(1).uniform(-0.1, 0.1, (15, n, 2)).astype(np.float32):
-        ref, ours = sync.step(a), venv.step(a)
-        for x, y in zip(ref[:4], ours[:4]):
-            np.testing.assert_array_equal(x, y)
-        for key in ("task", "boundary"):
-            np.testing.assert_array_equal(ref[4][key], ours[4][key])
+    actions = np.random.default_rng(1).uniform(-0.1, 0.1, (15, n, 2)).astype(np.float32)
+    assert_matches_sync_vector_env(lambda: SemicircleEnv(**kwargs), SemicircleVectorEnv(n, **kwargs),
+                                   actions, seed=2)
 
 
 def test_vector_seeding_variants() -> None:

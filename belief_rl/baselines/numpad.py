@@ -13,13 +13,12 @@ Press detection and pad geometry come from :mod:`envs.numpad`, the code the env 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from belief_rl.baselines.scripted import ScriptedPolicy, run_scripted
+from belief_rl.baselines.scripted import ScriptedPolicy, reference_returns
 from belief_rl.baselines.semicircle import BallController
 from envs.ball import STEP_SPEED
 from envs.numpad import PAD_HALF_SIZE, PAD_PITCH, entered_pads, pad_at, pad_centres, valid_sequences
@@ -214,22 +213,11 @@ def numpad_reference_returns(
         ``{"oracle": {...}, "explorer": {...}, "random": {...}}``, each
         ``{"mean", "stderr", "num_tasks"}``.
     """
-    import envs  # the registrations
-
-    if num_tasks < 1:
-        raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
-    env = envs.make_vector_env(env_id, num_tasks, **(env_kwargs or {}))
-    try:
-        policies: dict[str, ScriptedPolicy] = {
+    def policies(env: gym.vector.VectorEnv) -> dict[str, ScriptedPolicy]:
+        return {
             "oracle": NumPadOracle.for_env(env),
             "explorer": NumPadExplorer.for_env(env),
             "random": NumPadRandom(seed),
         }
-        results = {}
-        for name, policy in policies.items():
-            returns = run_scripted(policy, env, seed)
-            stderr = float(returns.std(ddof=1) / math.sqrt(num_tasks)) if num_tasks > 1 else float("nan")
-            results[name] = {"mean": float(returns.mean()), "stderr": stderr, "num_tasks": num_tasks}
-    finally:
-        env.close()
-    return results
+
+    return reference_returns(env_id, num_tasks, seed, policies, env_kwargs)

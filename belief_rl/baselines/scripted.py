@@ -8,6 +8,8 @@ episode boundary) and so bound what a belief agent *should* reach.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -56,6 +58,39 @@ def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int) -
             raise ValueError("scripted policies need meta-episodes of equal length in every sub-environment")
         policy.observe(obs, reward, done, _visible(info, policy))
     raise RuntimeError(f"meta-episode did not end within {_MAX_STEPS} steps")
+
+
+def reference_returns(
+    env_id: str,
+    num_tasks: int,
+    seed: int,
+    make_policies: Callable[[gym.vector.VectorEnv], dict[str, ScriptedPolicy]],
+    env_kwargs: dict[str, Any] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Mean meta-episode return of each scripted policy on the same ``num_tasks`` tasks.
+
+    Every policy of ``make_policies(env)`` plays one batch of ``num_tasks`` sub-envs
+    of ``env_id`` (``env_kwargs`` override the registered arguments) reset with
+    ``seed``, so sub-env ``i`` has the same task (seed ``seed + i``) for all of them.
+
+    Returns:
+        ``{name: {"mean", "stderr", "num_tasks"}}`` in the order of ``make_policies``;
+        ``stderr`` is NaN for a single task.
+    """
+    import envs  # the registrations; imported here so that the baselines load without them
+
+    if num_tasks < 1:
+        raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
+    env = envs.make_vector_env(env_id, num_tasks, **(env_kwargs or {}))
+    try:
+        results = {}
+        for name, policy in make_policies(env).items():
+            returns = run_scripted(policy, env, seed)
+            stderr = float(returns.std(ddof=1) / math.sqrt(num_tasks)) if num_tasks > 1 else float("nan")
+            results[name] = {"mean": float(returns.mean()), "stderr": stderr, "num_tasks": num_tasks}
+    finally:
+        env.close()
+    return results
 
 
 def _visible(info: dict[str, Any], policy: ScriptedPolicy) -> dict[str, Any]:

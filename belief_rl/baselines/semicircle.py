@@ -19,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from belief_rl.baselines.scripted import ScriptedPolicy, run_scripted
+from belief_rl.baselines.scripted import ScriptedPolicy, reference_returns
 
 __all__ = [
     "BallController",
@@ -229,18 +229,7 @@ def semicircle_reference_returns(
     Returns:
         ``{"oracle": {...}, "explorer": {...}}``, each ``{"mean", "stderr", "num_tasks"}``.
     """
-    import envs  # the registrations
+    def policies(env: gym.vector.VectorEnv) -> dict[str, ScriptedPolicy]:
+        return {"oracle": SemicircleOracle.for_env(env), "explorer": SemicircleExplorer.for_env(env)}
 
-    if num_tasks < 1:
-        raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
-    env = envs.make_vector_env(env_id, num_tasks, **(env_kwargs or {}))
-    try:
-        policies = {"oracle": SemicircleOracle.for_env(env), "explorer": SemicircleExplorer.for_env(env)}
-        results = {}
-        for name, policy in policies.items():
-            returns = run_scripted(policy, env, seed)
-            stderr = float(returns.std(ddof=1) / math.sqrt(num_tasks)) if num_tasks > 1 else float("nan")
-            results[name] = {"mean": float(returns.mean()), "stderr": stderr, "num_tasks": num_tasks}
-    finally:
-        env.close()
-    return results
+    return reference_returns(env_id, num_tasks, seed, policies, env_kwargs)
