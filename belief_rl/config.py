@@ -40,6 +40,9 @@ class AgentConfig:
     # component (needs one component per discrete action, e.g. a Beta per bandit arm).
     policy_head: str = "mlp"
     policy_hidden: tuple[int, ...] = (256, 256)
+    # > 0: every step's input also holds t / time_scale, t = steps since the meta-episode began.
+    # Feed-forward critics on a belief need it to value finite meta-episodes (see Agent.encode_inputs).
+    time_scale: float = 0.0
 
     def __post_init__(self) -> None:
         self.policy_hidden = tuple(int(h) for h in self.policy_hidden)
@@ -54,6 +57,7 @@ class AgentConfig:
         _require(self.policy_head in ("mlp", "componentwise"),
                  f"policy_head must be 'mlp' or 'componentwise', got {self.policy_head!r}")
         _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
+        _require(self.time_scale >= 0, f"time_scale must be >= 0, got {self.time_scale}")
 
 
 @dataclass

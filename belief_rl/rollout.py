@@ -48,8 +48,8 @@ def collect_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, determin
     boundary = torch.ones(num_envs)
     state = agent.initial_state(num_envs)
     steps: list[dict[str, torch.Tensor]] = []
-    for _ in range(_MAX_STEPS):
-        inputs = agent.encode_inputs(torch.as_tensor(obs), prev_action, prev_reward, boundary)
+    for step in range(_MAX_STEPS):
+        inputs = agent.encode_inputs(torch.as_tensor(obs), prev_action, prev_reward, boundary, step)
         out, state = agent.act(inputs, state, deterministic)
         task = torch.as_tensor(info["task"])
         obs, reward, terminated, truncated, info = env.step(out.action.numpy())

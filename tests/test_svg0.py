@@ -142,3 +142,41 @@ def test_short_off_policy_training_improves_return(tmp_path):
     print(f"return before {before:.2f}, after {after.mean():.2f}")
     # The untrained policy scores ~1 of a possible ~36; a working learner reaches ~8+ in this budget.
     assert after.mean() > before + 4.0, (before, after.mean())
+
+
+def _fit_constant_reward_values(time_scale, steps=600):
+    """Fit the critic (λ = 0, no entropy) on one fixed batch where every step pays 1."""
+    torch.manual_seed(0)
+    agent, env = small_agent(kind="belief", time_scale=time_scale, policy_hidden=(64, 64))
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, tau=0.1, critic_lr=3e-3, actor_lr=1e-12,
+                                    auto_alpha=False, init_alpha=1e-8, retrace_lambda=0.0, gamma=0.9))
+    rollout = collect_rollout(env, agent, seed=0)
+    rewards = torch.ones_like(rollout.rewards)
+    for _ in range(steps):
+        learner.gradient_step(rollout.batch, rollout.log_probs, rewards, rollout.dones)
+    with torch.no_grad():
+        features = agent.sequence_features(rollout.batch).features
+        q = agent.q_values(features, rollout.batch.actions).min(-1).values.mean(1)
+    T = rewards.shape[0]
+    true = torch.tensor([(1 - 0.9 ** (T - t)) / (1 - 0.9) for t in range(T)])
+    return q, true
+
+
+def test_critic_learns_finite_horizon_values_with_the_time_feature():
+    """A feed-forward critic on (belief, observation) is blind to the time left in the meta-episode;
+    with ``time_scale`` it fits the exact values 1 + γ + ... + γ^(T-1-t) of a constant reward."""
+    q, true = _fit_constant_reward_values(time_scale=20.0)
+    # Close on average (the twin-Q minimum biases bootstrapped values slightly low) and at the last step.
+    assert (q - true).abs().mean() < 1.2 and abs(q[-1] - 1.0) < 0.5, (q, true)
+    assert torch.corrcoef(torch.stack([q, true]))[0, 1] > 0.95
+    blind, _ = _fit_constant_reward_values(time_scale=0.0)
+    # Without it, only the belief's sharpening over time hints at the time left (correlation ~0.6).
+    assert torch.corrcoef(torch.stack([blind, true]))[0, 1] < 0.8
+
+
+def test_time_feature_counts_steps_since_the_meta_episode_began():
+    agent, env = small_agent(kind="rnn", time_scale=50.0)
+    rollout = collect_rollout(env, agent, seed=0)
+    T = rollout.rewards.shape[0]
+    torch.testing.assert_close(rollout.batch.inputs[:, :, agent.obs_dim], (torch.arange(T) / 50.0)[:, None].expand(T, 4))
+    assert agent.observation(rollout.batch.inputs).shape[-1] == agent.obs_dim + 1

@@ -85,7 +85,8 @@ class Agent(nn.Module):
     action_head: ActionHead
     critic: nn.Module
 
-    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, critic: str = "value") -> None:
+    def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, critic: str = "value",
+                 time_scale: float = 0.0) -> None:
         super().__init__()
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
             raise ValueError(f"agents need a flat Box observation space, got {observation_space}")
@@ -94,7 +95,10 @@ class Agent(nn.Module):
         self.obs_dim = int(observation_space.shape[0])
         self.action_space = action_space
         self.critic_kind = critic
-        self.input_dim = self.obs_dim + action_encoding_dim(action_space) + 2
+        self.time_scale = time_scale
+        # What a feed-forward policy sees besides the belief: the observation, plus the time feature.
+        self.policy_obs_dim = self.obs_dim + (1 if time_scale > 0 else 0)
+        self.input_dim = self.policy_obs_dim + action_encoding_dim(action_space) + 2
 
     def build_heads(self, feature_dim: int, hidden: tuple[int, ...]) -> None:
         """The default actor and critic MLPs on ``feature_dim`` torso features."""
@@ -105,18 +109,29 @@ class Agent(nn.Module):
             self.critic = mlp(feature_dim, hidden, 1)
 
     def encode_inputs(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
-                      boundary: torch.Tensor) -> torch.Tensor:
-        """Concatenate ``(obs, enc(prev_action), prev_reward, boundary)`` into ``[..., D]``.
+                      boundary: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """Concatenate ``(obs, [step / time_scale], enc(prev_action), prev_reward, boundary)`` into ``[..., D]``.
 
         At a boundary (the first step of an episode) the previous action and reward
         belong to the last episode; they are kept, since across episodes of one
-        meta-episode they still carry information about the task.
+        meta-episode they still carry information about the task. ``step`` counts
+        steps since the meta-episode began: a function of the history's length, so
+        it reveals nothing about the task, but without it a feed-forward critic
+        cannot tell how much of a finite meta-episode is left.
         """
-        return torch.cat([obs.float(), encode_action_reward(prev_action, prev_reward, self.action_space), prev_reward.float().unsqueeze(-1),
-                          boundary.float().unsqueeze(-1)], dim=-1)
+        parts = [obs.float()]
+        if self.time_scale > 0:
+            parts.append(torch.full((*obs.shape[:-1], 1), step / self.time_scale))
+        parts += [encode_action_reward(prev_action, prev_reward, self.action_space), prev_reward.float().unsqueeze(-1),
+                  boundary.float().unsqueeze(-1)]
+        return torch.cat(parts, dim=-1)
 
     def observation(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The current observation inside an encoded input."""
+        """What a policy sees besides the belief: the current observation (and time feature, if enabled)."""
+        return inputs[..., : self.policy_obs_dim]
+
+    def env_observation(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The environment's observation inside an encoded input."""
         return inputs[..., : self.obs_dim]
 
     @property

@@ -53,15 +53,15 @@ class BeliefAgent(Agent):
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
                  config: AgentConfig, critic: str = "value") -> None:
-        super().__init__(observation_space, action_space, critic)
+        super().__init__(observation_space, action_space, critic, config.time_scale)
         self.config = config
         self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
         head = self.belief_net.head
         belief_dim = head.feature_dim if config.policy_input == "posterior" else config.latent_dim
-        policy_in = belief_dim + self.obs_dim
+        policy_in = belief_dim + self.policy_obs_dim
         if config.policy_head == "componentwise":
             _check_componentwise(head.num_components, action_space, config, critic)
-            args = (head.component_features, belief_dim, belief_dim // head.num_components, self.obs_dim,
+            args = (head.component_features, belief_dim, belief_dim // head.num_components, self.policy_obs_dim,
                     config.policy_hidden)
             self.action_head = ComponentwiseCategoricalHead(*args)
             self.critic = ComponentwiseCritic(*args)

@@ -26,7 +26,7 @@ class RNNAgent(Agent):
 
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
                  config: AgentConfig, critic: str = "value") -> None:
-        super().__init__(observation_space, action_space, critic)
+        super().__init__(observation_space, action_space, critic, config.time_scale)
         self.config = config
         self.core = RecurrentCore(self.input_dim, config.hidden_size, config.cell, config.embed_dim)
         self.build_heads(config.hidden_size, config.policy_hidden)

@@ -103,7 +103,7 @@ class SVG0:
         """One actor, critic, torso/belief and temperature step on ``[T, B]`` replayed sequences."""
         cfg, agent = self.config, self.agent
         alpha = self.log_alpha.exp().detach()
-        observation = agent.observation(batch.inputs)
+        observation = agent.env_observation(batch.inputs)
         out = agent.sequence_features(batch, with_aux=True)
         actor_features = out.features.detach()
         dist = agent.action_head(actor_features)
