@@ -4,7 +4,8 @@ For each environment, trains every agent for every seed (the environment's
 preset: see ``belief_rl.presets``), then draws learning curves of the held-out
 return (mean ± s.e. over seeds) with the scripted oracle and explorer returns as
 horizontal lines, and reports how many environment steps each agent needs to
-reach fixed fractions of the explorer's return. Writes ``benchmark.json`` and
+reach fixed fractions of the explorer's return; each finished run is also
+evaluated once on ``--num-tasks`` other held-out tasks (its ``evaluation.json``). Writes ``benchmark.json`` and
 ``benchmark.png`` into ``--out``. Runs are resumable (re-running the command
 continues interrupted runs and reuses finished ones), and the summary covers
 every run of the listed agents and seeds found in ``--out``.
@@ -30,7 +31,7 @@ import torch  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
-from belief_rl.evaluation import evaluate_references  # noqa: E402
+from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
     machine_description,
     mean_curve,
@@ -43,7 +44,7 @@ from belief_rl.train import MONITOR_EVAL_SEED, read_config  # noqa: E402
 
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 # Fractions of the explorer's return at which "steps to reach" is reported.
-LEVELS = (0.5, 0.8, 0.9)
+LEVELS = (0.25, 0.5, 0.8, 0.9)
 
 
 def run_dir_for(out: Path, env_id: str, agent: str, seed: int) -> Path:
@@ -58,6 +59,16 @@ def train_one(env_id: str, agent: str, seed: int, args: argparse.Namespace) -> N
     run_dir = run_dir_for(args.out, env_id, agent, seed)
     print(f"== {env_id} {agent} seed {seed}: {run_dir}", flush=True)
     train_or_resume(run_dir, config, progress=not args.no_progress)
+
+
+def final_evaluation(run_dir: Path, args: argparse.Namespace) -> dict:
+    """The run's ``evaluation.json`` on ``--num-tasks`` held-out tasks (evaluation seed 0), computed once."""
+    path = run_dir / "evaluation.json"
+    if path.exists():
+        results = json.loads(path.read_text())
+        if results["num_tasks"] == args.num_tasks:
+            return results
+    return evaluate_run(run_dir, args.num_tasks, eval_seed=0)
 
 
 def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
@@ -77,10 +88,11 @@ def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
                 continue  # unfinished
             env_kwargs, eval_tasks = config.env_kwargs, config.eval_tasks
             wall = float(rows[-1]["wall_time"])
+            final = final_evaluation(run_dir, args)
             runs.append({"seed": seed, "run_dir": str(run_dir), "env_steps": int(rows[-1]["global_step"]),
                          "updates": int(rows[-1]["update"]), "train_wall_time_s": wall,
                          "env_steps_per_sec": int(rows[-1]["global_step"]) / wall,
-                         "final_eval_return": float(rows[-1]["eval_return"])})
+                         "final_eval_return": final["agent"]["mean"], "final_eval_stderr": final["agent"]["stderr"]})
         if runs:
             curve = mean_curve([Path(r["run_dir"]) for r in runs])
             agents[agent] = {"runs": runs, "curve": curve}
@@ -88,16 +100,23 @@ def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
         return {}
     # The learning curves were evaluated on the monitor tasks; the references play the same tasks.
     references = evaluate_references(env_id, env_kwargs, eval_tasks, MONITOR_EVAL_SEED)
+    # Final returns are on other held-out tasks (evaluation seed 0), so are their references.
+    final_references = evaluate_references(env_id, env_kwargs, args.num_tasks, 0)
     explorer = references["explorer"]["mean"]
+    # A return every agent reached: the lowest of the agents' best mean-curve values, so that
+    # "fewer steps to the same return" compares agents even far below the explorer.
+    common = min(max(summary["curve"]["mean"]) for summary in agents.values())
     for summary in agents.values():
         summary["steps_to_reach"] = {f"{level:.0%} of explorer": steps_to_reach(summary["curve"], level * explorer)
                                      for level in LEVELS}
+        summary["steps_to_reach"][f"common level {common:.1f}"] = steps_to_reach(summary["curve"], common)
         finals = np.array([r["final_eval_return"] for r in summary["runs"]])
         summary["final"] = {"mean": float(finals.mean()), "num_seeds": len(finals),
                             "stderr": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
-                            "fraction_of_explorer": float(finals.mean() / explorer)}
+                            "fraction_of_explorer": float(finals.mean() / final_references["explorer"]["mean"])}
     return {"agents": agents, "references": references, "curve_eval_tasks": eval_tasks,
-            "curve_eval_seed": MONITOR_EVAL_SEED}
+            "curve_eval_seed": MONITOR_EVAL_SEED, "final_references": final_references,
+            "final_eval_tasks": args.num_tasks, "final_eval_seed": 0}
 
 
 def plot(results: dict, path: Path) -> None:
@@ -128,6 +147,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default=None, help="preset for every env (default: each env's own)")
     parser.add_argument("--set", nargs="*", default=[], help="config overrides for every run (KEY=VALUE)")
+    parser.add_argument("--num-tasks", type=int, default=1000, help="held-out tasks of the final evaluation")
     parser.add_argument("--out", type=Path, default=Path("results/meta_rl"))
     parser.add_argument("--summary-only", action="store_true", help="train nothing; summarize finished runs")
     parser.add_argument("--no-progress", action="store_true")
@@ -151,8 +171,9 @@ def main() -> None:
         if not summary:
             print(f"{env_id}: no finished runs")
             continue
-        refs = summary["references"]
-        print(f"{env_id}: oracle {refs['oracle']['mean']:.1f}, explorer {refs['explorer']['mean']:.1f}")
+        refs = summary["final_references"]
+        print(f"{env_id} ({args.num_tasks} held-out tasks): oracle {refs['oracle']['mean']:.1f}, "
+              f"explorer {refs['explorer']['mean']:.1f}")
         for agent, data in summary["agents"].items():
             final, runs = data["final"], data["runs"]
             se = f" ± {final['stderr']:.1f}" if final["stderr"] is not None else ""

@@ -59,7 +59,7 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     out = tmp_path / "bench"
     completed = subprocess.run(
         [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
-         "--agents", "belief", "rnn", "--seeds", "0", "1", "--out", str(out), "--no-progress", "--set", *small],
+         "--agents", "belief", "rnn", "--seeds", "0", "1", "--num-tasks", "16", "--out", str(out), "--no-progress", "--set", *small],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
     summary = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]
