@@ -12,6 +12,7 @@ warm-up call. Writes ``throughput.json`` and ``throughput.png``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -58,21 +59,22 @@ def learner_speed(env_id: str, agent_kind: str) -> dict[str, float]:
                                         preset_for_env(env_id), agent_kind))
     env = envs.make_vector_env(env_id, config.svg0.num_envs)
     agent = build_agent(config, env)
-    learner = SVG0(agent, config.svg0)
+    # No warm-up: every timed iteration must include its gradient steps.
+    learner = SVG0(agent, dataclasses.replace(config.svg0, warmup_episodes=0))
     rollout = collect_rollout(env, agent, seed=0)
     learner.replay.add(rollout)
     batch, data = learner.replay.sample(config.svg0.batch_size)
     learner.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"])  # warm-up
-    repeats = 5
+    repeats = 10
     start = time.perf_counter()
     for _ in range(repeats):
         learner.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"])
     gradient_step_s = (time.perf_counter() - start) / repeats
     start = time.perf_counter()
-    for i in range(2):
+    for i in range(3):
         rollout = collect_rollout(env, agent, seed=1 + i)
         learner.update(rollout)
-    iteration_s = (time.perf_counter() - start) / 2
+    iteration_s = (time.perf_counter() - start) / 3
     env.close()
     return {"gradient_steps_per_sec": 1.0 / gradient_step_s, "iteration_s": iteration_s,
             "env_steps_per_sec_training": rollout.num_steps / iteration_s,
