@@ -358,9 +358,7 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
         """Reset every sub-env.
 
         Args:
-            seed: An int ``s`` seeds sub-env ``i`` with ``s + i``; a sequence gives
-                one seed (or None) per sub-env; None keeps each sub-env's generator
-                (seeding it from fresh entropy on first use).
+            seed: Seeds as in :func:`envs._vector.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
             options: ``{"task": goals}`` of shape ``[num_envs, 2]`` (or ``[2]`` for all
                 sub-envs) fixes the goals of this meta-episode.
         """
