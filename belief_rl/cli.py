@@ -8,7 +8,6 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import typing
