@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=sorted(PRESETS), default=None)
     train.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                        help="config overrides, e.g. agent.ib_beta=0.01 ppo.num_envs=512 env_kwargs.num_tasks=100")
+    train.add_argument("--prior", type=Path, default=None,
+                       help="behavioral prior file (belief-rl prior fit): KL-regularized SVG(0) toward it")
     train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -65,6 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
                            help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
     baselines.add_argument("--seed", type=int, default=0)
     baselines.add_argument("--output", type=Path, default=None, help="also write the table as JSON here")
+
+    demos = commands.add_parser("demos", help="demonstration datasets").add_subparsers(
+        dest="demos_command", required=True, parser_class=_Parser)
+    collect = demos.add_parser("collect", help="record expert meta-episodes into an .npz file")
+    collect.add_argument("--env", required=True)
+    collect.add_argument("--policy", required=True, help="oracle, scripted, or a run directory")
+    collect.add_argument("--episodes", type=int, required=True, help="meta-episodes to record")
+    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--output", type=Path, required=True)
+
+    prior = commands.add_parser("prior", help="behavioral priors").add_subparsers(
+        dest="prior_command", required=True, parser_class=_Parser)
+    fit = prior.add_parser("fit", help="fit a GP or parametric prior to demonstrations")
+    fit.add_argument("demos", type=Path)
+    fit.add_argument("--kind", choices=("gp", "parametric"), required=True)
+    fit.add_argument("--output", type=Path, required=True)
+    fit.add_argument("--kernel", choices=("rbf", "matern"), default="rbf", help="GP kernel (ARD)")
+    fit.add_argument("--iterations", type=int, default=None, help="GP optimizer steps (default 200)")
+    fit.add_argument("--max-exact-points", type=int, default=None,
+                     help="GP: demonstrations beyond which a sparse variational GP is fit (default 3000)")
+    fit.add_argument("--min-std", type=float, default=0.0, help="parametric: variance floor (standard deviation)")
+    fit.add_argument("--epochs", type=int, default=None, help="parametric: training epochs (default 200)")
+    fit.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -126,6 +151,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             config[key] = getattr(args, flag)
     if args.agent is not None:
         config["agent"]["kind"] = args.agent
+    if args.prior is not None:
+        config["svg0"]["prior"] = str(args.prior)
     for assignment in args.overrides:
         apply_override(config, assignment)
     return TrainConfig(**config)
@@ -142,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
             requested = getattr(args, flag)
             if requested is not None and requested != current:
                 raise CheckpointError(f"run {args.run_dir} was trained with {flag} {current!r}, not {requested!r}")
-        if args.preset or args.overrides or args.seed is not None:
+        if args.preset or args.overrides or args.seed is not None or args.prior is not None:
             raise UsageError("--resume continues the stored config; only --total-steps may change")
         trainer = Trainer.resume(args.run_dir, total_steps=args.total_steps)
     else:
@@ -203,7 +230,50 @@ def _baselines(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines}
+def _demos(args: argparse.Namespace) -> int:
+    import envs
+    from belief_rl.priors.collect import collect_demonstrations
+
+    envs.env_spec_kwargs(args.env)
+    demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed)
+    demos.save(args.output)
+    returns = demos.episode_returns()
+    print(f"wrote {args.output}: {len(demos.observations):,} transitions, {demos.num_episodes} episodes, "
+          f"episode return {returns.mean():.2f} ± {returns.std(ddof=1) / max(len(returns), 2) ** 0.5:.2f}")
+    return 0
+
+
+def _prior(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from belief_rl.priors import (Demonstrations, GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior,
+                                  save_prior, to_raw_actions)
+
+    demos = Demonstrations.load(args.demos)
+    obs = torch.as_tensor(demos.observations, dtype=torch.float32)
+    low, high = (torch.as_tensor(b, dtype=torch.float32) for b in (demos.action_low, demos.action_high))
+    raw = to_raw_actions(torch.as_tensor(demos.actions, dtype=torch.float32), low, high)
+    start = time.perf_counter()
+    if args.kind == "gp":
+        options = {k: v for k, v in (("iterations", args.iterations), ("max_exact_points", args.max_exact_points))
+                   if v is not None}
+        prior = GPPrior.fit(obs, raw, low, high, GPFitConfig(kernel=args.kernel, seed=args.seed, **options))
+    else:
+        options = {"epochs": args.epochs} if args.epochs is not None else {}
+        prior = ParametricPrior.fit(obs, raw, low, high, ParametricFitConfig(min_std=args.min_std, seed=args.seed,
+                                                                             **options))
+    seconds = time.perf_counter() - start
+    save_prior(args.output, prior, {"env_id": demos.env_id, "demos": str(args.demos), "num_points": len(obs),
+                                    "fit_seconds": seconds})
+    detail = f" ({'sparse' if prior.sparse else 'exact'}, {args.kernel})" if args.kind == "gp" else ""
+    print(f"wrote {args.output}: {args.kind} prior{detail} on {len(obs):,} demonstrations of {demos.env_id}, "
+          f"fit in {seconds:.1f} s")
+    return 0
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior}
 
 
 def main(argv: list[str] | None = None) -> int:

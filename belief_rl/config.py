@@ -112,8 +112,13 @@ class SVGConfig:
     auto_alpha: bool = True  # tune α so the regularizer's penalty meets its target
     target_entropy: float | None = None  # None: −(action dimensions)
     max_grad_norm: float = 10.0
+    # A behavioral prior file (``belief-rl prior fit``): replaces the entropy term by α·KL(π ‖ π0),
+    # with α tuned (if auto_alpha) to hold the KL near target_kl.
+    prior: str = ""
+    target_kl: float = 1.0
 
     def __post_init__(self) -> None:
+        _require(self.target_kl > 0, f"target_kl must be positive, got {self.target_kl}")
         for name in ("num_envs", "replay_capacity", "batch_size", "updates_per_rollout"):
             _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         _require(self.warmup_episodes >= 0, f"warmup_episodes must be >= 0, got {self.warmup_episodes}")
@@ -155,6 +160,8 @@ class TrainConfig:
         _require(self.num_threads > 0, f"num_threads must be positive, got {self.num_threads}")
         _require(self.checkpoint_every > 0, f"checkpoint_every must be positive, got {self.checkpoint_every}")
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
+        _require(not self.svg0.prior or self.algorithm == "svg0",
+                 "a behavioral prior (KL regularization) needs --algorithm svg0")
 
     @property
     def num_envs(self) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
 from belief_rl.agents.base import Agent
 from belief_rl.algorithms.ppo import PPO
+from belief_rl.algorithms.regularizers import PolicyRegularizer
 from belief_rl.algorithms.svg0 import SVG0
 from belief_rl.config import TrainConfig
 from belief_rl.rollout import Rollout
@@ -31,8 +33,22 @@ class Learner(Protocol):
 def make_learner(agent: Agent, config: TrainConfig) -> Learner:
     """The learner named by ``config.algorithm``."""
     if config.algorithm == "svg0":
-        return SVG0(agent, config.svg0)
+        return SVG0(agent, config.svg0, _prior_regularizer(agent, config))
     return PPO(agent, config.ppo)
+
+
+def _prior_regularizer(agent: Agent, config: TrainConfig) -> PolicyRegularizer | None:
+    """The KL-to-prior regularizer of ``config.svg0.prior``, checked against the agent's spaces."""
+    if not config.svg0.prior:
+        return None
+    from belief_rl.priors import KLPriorRegularizer, PriorError, load_prior
+
+    prior, _ = load_prior(Path(config.svg0.prior), env_id=config.env_id)
+    action_dim = int(agent.action_space.shape[0])
+    if prior.obs_dim != agent.obs_dim or prior.action_dim != action_dim:
+        raise PriorError(f"prior {config.svg0.prior} expects observation/action sizes {prior.obs_dim}/"
+                         f"{prior.action_dim}, the env has {agent.obs_dim}/{action_dim}")
+    return KLPriorRegularizer(prior, config.svg0.target_kl)
 
 
 __all__ = ["CRITIC_FOR_ALGORITHM", "PPO", "SVG0", "Learner", "make_learner"]

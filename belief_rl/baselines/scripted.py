@@ -40,16 +40,28 @@ class ScriptedPolicy:
         """Receive one step's results (default: nothing to remember)."""
 
 
-def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int) -> np.ndarray:
+StepCallback = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int,
+                 on_step: StepCallback | None = None) -> np.ndarray:
     """Play one meta-episode per sub-env of ``env`` (reset with ``seed``); returns ``[num_envs]`` returns.
 
     Explorers are handed an info without ``"task"``, so a leak is an error, not a silent cheat.
+    ``on_step(obs, action, reward, episode_start)`` sees every step (e.g. to record demonstrations);
+    ``episode_start`` is True where ``obs`` begins an episode of the meta-episode.
     """
     obs, info = env.reset(seed=seed)
     policy.reset(obs, _visible(info, policy))
     returns = np.zeros(env.num_envs)
+    starts = np.ones(env.num_envs, dtype=bool)
     for _ in range(_MAX_STEPS):
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        action = policy.act(obs)
+        previous_obs = obs
+        obs, reward, terminated, truncated, info = env.step(action)
+        if on_step is not None:
+            on_step(previous_obs, action, reward, starts)
+        starts = np.asarray(info.get("boundary", np.zeros(env.num_envs, dtype=bool)), dtype=bool)
         done = np.logical_or(terminated, truncated)
         returns += reward
         if done.all():

@@ -1,0 +1,87 @@
+"""Demonstrations → prior → KL-regularized training, from the command line, and its one-line errors."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import envs
+from belief_rl.baselines.scripted import run_scripted
+from belief_rl.baselines.semicircle import SemicircleOracle
+from belief_rl.priors import Demonstrations, load_prior
+from belief_rl.priors.collect import collect_demonstrations
+from tests.test_cli import assert_one_line_error, run_cli
+
+ENV = "belief_rl/Semicircle-Small-v0"
+SMALL_SVG = ["--set", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16",
+             "svg0.num_envs=4", "svg0.batch_size=4", "svg0.updates_per_rollout=2", "svg0.warmup_episodes=4",
+             "eval_tasks=8", "eval_every=1", "num_threads=1"]
+
+
+def test_scripted_demonstrations_record_what_the_expert_did():
+    demos = collect_demonstrations(ENV, "oracle", episodes=3, seed=5)
+    env = envs.make_vector_env(ENV, 3)
+    expected = run_scripted(SemicircleOracle.for_env(env), env, seed=5)
+    per_meta_episode = demos.rewards.reshape(3, -1).sum(1)
+    np.testing.assert_allclose(per_meta_episode, expected)
+    # Semicircle-Small: 2 episodes of 20 steps per meta-episode.
+    assert len(demos.rewards) == 3 * 40 and demos.num_episodes == 3 * 2
+    np.testing.assert_array_equal(np.flatnonzero(demos.episode_starts), np.arange(0, 120, 20))
+    # Each episode starts at the origin (the Semicircle start) and actions respect the bounds.
+    np.testing.assert_allclose(demos.observations[demos.episode_starts], 0.0, atol=1e-6)
+    assert np.all(np.abs(demos.actions) <= env.single_action_space.high + 1e-6)
+
+
+@pytest.mark.slow
+def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
+    demos_path, gp_path, bc_path = tmp_path / "demos.npz", tmp_path / "gp.pt", tmp_path / "bc.pt"
+    code, out, _ = run_cli(["demos", "collect", "--env", ENV, "--policy", "oracle", "--episodes", 6,
+                            "--output", demos_path], capsys)
+    assert code == 0 and "transitions" in out
+    assert Demonstrations.load(demos_path).env_id == ENV
+    code, out, _ = run_cli(["prior", "fit", demos_path, "--kind", "gp", "--iterations", 20, "--output", gp_path], capsys)
+    assert code == 0 and "exact" in out
+    code, _, _ = run_cli(["prior", "fit", demos_path, "--kind", "parametric", "--epochs", 3, "--output", bc_path],
+                         capsys)
+    assert code == 0
+    prior, metadata = load_prior(gp_path, env_id=ENV)
+    assert metadata["num_points"] == len(Demonstrations.load(demos_path).observations)
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--prior", gp_path,
+                            "--total-steps", 400, "--run-dir", run_dir, "--no-progress", *SMALL_SVG], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    penalties = [float(r["penalty"]) for r in rows if r.get("penalty") not in (None, "", "nan")]
+    assert penalties and all(p >= 0 for p in penalties)  # a KL, unlike the entropy penalty log π
+    # Resuming reloads the prior from the stored config.
+    code, _, err = run_cli(["train", "--run-dir", run_dir, "--resume", "--total-steps", 600, "--no-progress"], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["demos", "collect", "--env", ENV, "--policy", "nobody", "--episodes", 2, "--output", "{tmp}/d.npz"],
+     "unknown demonstration policy 'nobody'"),
+    (["demos", "collect", "--env", ENV, "--policy", "oracle", "--episodes", 0, "--output", "{tmp}/d.npz"],
+     "--episodes must be positive"),
+    (["demos", "collect", "--env", "belief_rl/Nope-v0", "--policy", "oracle", "--episodes", 2,
+      "--output", "{tmp}/d.npz"], "Nope"),
+    (["prior", "fit", "{tmp}/missing.npz", "--kind", "gp", "--output", "{tmp}/p.pt"], "no demonstration file"),
+    (["prior", "fit", "{tmp}/x.npz", "--kind", "bayes", "--output", "{tmp}/p.pt"], "invalid choice"),
+    (["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--prior", "{tmp}/missing.pt",
+      "--run-dir", "{tmp}/run"], "no prior file"),
+    (["train", "--env", ENV, "--agent", "rnn", "--prior", "{tmp}/missing.pt", "--run-dir", "{tmp}/run"],
+     "needs --algorithm svg0"),
+])
+def test_bad_demo_and_prior_input_gets_one_line_error(tmp_path, capsys, args, fragment):
+    code, _, err = run_cli([str(a).replace("{tmp}", str(tmp_path)) for a in args], capsys)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_prior_for_another_env_is_rejected_before_training(tmp_path, capsys):
+    demos = collect_demonstrations(ENV, "oracle", episodes=2)
+    demos.save(tmp_path / "d.npz")
+    assert run_cli(["prior", "fit", tmp_path / "d.npz", "--kind", "parametric", "--epochs", 1,
+                    "--output", tmp_path / "p.pt"], capsys)[0] == 0
+    code, _, err = run_cli(["train", "--env", "belief_rl/Semicircle-v0", "--agent", "rnn", "--algorithm", "svg0",
+                            "--prior", tmp_path / "p.pt", "--run-dir", tmp_path / "run"], capsys)
+    assert_one_line_error(code, err, "was fit on 'belief_rl/Semicircle-Small-v0'")
