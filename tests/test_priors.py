@@ -205,3 +205,26 @@ def test_malformed_demonstration_files_are_rejected(tmp_path):
     np.savez(tmp_path / "nan.npz", **data)
     with pytest.raises(DemoError, match="nan.npz: observations contains NaN"):
         Demonstrations.load(tmp_path / "nan.npz")
+
+
+def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "priors"
+    completed = subprocess.run(
+        [sys.executable, str(root / "analysis" / "prior_pathology.py"), "--env", "belief_rl/Semicircle-Small-v0",
+         "--timing-env", "belief_rl/Semicircle-Small-v0", "--episodes", "4", "--gp-iterations", "30",
+         "--bc-epochs", "150", "--timing-sizes", "100", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=root)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = json.loads((out / "prior_pathology.json").read_text())
+    path = results["path"]
+    assert path["gp_std"][-1] > 10 * path["bc_std"][-1]  # (a) far from the data
+    assert path["bc_kl_grad_norm"][-1] > 100 * path["gp_kl_grad_norm"][-1]  # (b)
+    assert abs(results["sigma_sweep"]["log_log_slope_small_sigma"] + 2) < 0.05
+    assert results["gp_timing"][0]["points"] == 100 and results["gp_timing"][0]["latency_ms_mean"] > 0
+    assert (out / "prior_pathology.png").stat().st_size > 10_000
