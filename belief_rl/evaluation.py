@@ -144,6 +144,9 @@ def _scripted_references(env_id: str) -> Any:
     if name.startswith("NumPad"):
         from belief_rl.baselines.numpad import numpad_reference_returns
         return numpad_reference_returns
+    if name.startswith("Reacher"):
+        from belief_rl.baselines.reacher import reacher_reference_returns
+        return reacher_reference_returns
     return None
 
 

@@ -40,13 +40,17 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "svg0": _SVG0, "agent": _CONTROL_AGENT},
     "numpad": {"algorithm": "svg0", "total_steps": 1_000_000, "eval_every": 10, "eval_tasks": 200,
                "svg0": _SVG0, "agent": _CONTROL_AGENT},
+    # gymnasium's Reacher-v5 (50-step episodes, dense reward) for the behavioral-prior study
+    # (analysis/prior_learning_curves.py); not tuned beyond the Semicircle settings.
+    "reacher": {"algorithm": "svg0", "total_steps": 150_000, "eval_every": 5, "eval_tasks": 100,
+                "svg0": {**_SVG0, "gamma": 0.95}, "agent": {**_CONTROL_AGENT, "time_scale": 0.0}},
 }
 
 
 def preset_for_env(env_id: str) -> str:
     """The benchmark preset of an environment family."""
     name = env_id.removeprefix("belief_rl/")
-    for prefix, preset in (("Semicircle", "semicircle"), ("NumPad", "numpad"), ("Bandit", "full")):
+    for prefix, preset in (("Semicircle", "semicircle"), ("NumPad", "numpad"), ("Reacher", "reacher"), ("Bandit", "full")):
         if name.startswith(prefix):
             return preset
     raise ValueError(f"no benchmark preset for {env_id!r}")

@@ -12,6 +12,7 @@ _BANDIT = ("envs.bandit:BanditEnv", "envs.bandit:BanditVectorEnv")
 _SEMICIRCLE = ("envs.semicircle:SemicircleEnv", "envs.semicircle:SemicircleVectorEnv")
 _SEMICIRCLE_BALL = ("envs.semicircle:SemicircleBallEnv", "envs.semicircle:SemicircleBallVectorEnv")
 _NUMPAD = ("envs.numpad:NumPadEnv", "envs.numpad:NumPadVectorEnv")
+_REACHER = ("envs.reacher:ReacherEnv", "envs.reacher:ReacherVectorEnv")
 
 # id -> ((single entry point, vector entry point), registered constructor kwargs)
 _REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
@@ -28,6 +29,8 @@ _REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
     "belief_rl/NumPad-2x2-L3-v0": (_NUMPAD, {"size": 2, "length": 3}),
     "belief_rl/NumPad-3x3-L4-v0": (_NUMPAD, {"size": 3, "length": 4}),
     "belief_rl/NumPad-4x4-L5-v0": (_NUMPAD, {"size": 4, "length": 5}),
+    # gymnasium's Reacher-v5 (not meta-RL): the standard MuJoCo task of the behavioral-prior study.
+    "belief_rl/Reacher-v5": (_REACHER, {}),
 }
 
 for _env_id, ((_entry, _vector_entry), _kwargs) in _REGISTRY.items():

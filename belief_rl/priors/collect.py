@@ -29,6 +29,10 @@ def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], 
     if name.startswith("NumPad"):
         from belief_rl.baselines.numpad import NumPadExplorer, NumPadOracle
         return {"oracle": NumPadOracle.for_env, "scripted": NumPadExplorer.for_env}
+    if name.startswith("Reacher"):
+        # The target is observed: the scripted expert is also the oracle.
+        from belief_rl.baselines.reacher import ReacherExpert
+        return {"oracle": ReacherExpert.for_env, "scripted": ReacherExpert.for_env}
     return {}
 
 

@@ -1,0 +1,177 @@
+"""Finding (c): learning curves of KL-regularized SVG(0) with no prior, a parametric prior and a GP prior.
+
+For each environment: collect oracle demonstrations, fit both priors, score
+behavioral cloning alone (each prior's mean action played as a policy), then
+train the RNN agent with SVG(0) for every method and seed:
+
+* ``entropy``: maximum-entropy SVG(0) (no prior);
+* ``parametric``: α·KL(π ‖ π0) toward the Gaussian-MLP (behavioral-cloning) prior;
+* ``gp``: α·KL(π ‖ π0) toward the GP prior.
+
+Draws held-out return (mean ± s.e. over seeds) against environment steps with the
+expert, random and BC-alone returns as lines, and reports the environment steps
+each method needs to reach the expert's return. Phases (``--phase``) let several
+processes share the training: ``prepare`` once, then any number of ``train``
+processes (each given a subset of ``--methods``/``--seeds``), then ``summarize``;
+``all`` (default) does the three in order. Runs resume where they stopped.
+
+    python analysis/prior_learning_curves.py --envs belief_rl/Reacher-v5 belief_rl/Semicircle-v0 \\
+        --seeds 0 1 2 --out results/priors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.evaluation import evaluate_references  # noqa: E402
+from belief_rl.experiments import machine_description, mean_curve, read_metrics, steps_to_reach  # noqa: E402
+from belief_rl.experiments import train_or_resume  # noqa: E402
+from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.presets import apply_preset, preset_for_env  # noqa: E402
+from belief_rl.priors import (GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior, save_prior,  # noqa: E402
+                              to_raw_actions)
+from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
+from belief_rl.priors.policy import evaluate_prior_policy  # noqa: E402
+from belief_rl.train import MONITOR_EVAL_SEED  # noqa: E402
+
+METHODS = ("entropy", "parametric", "gp")
+COLORS = {"entropy": "tab:gray", "parametric": "tab:blue", "gp": "tab:red"}
+
+
+def env_name(env_id: str) -> str:
+    return env_id.removeprefix("belief_rl/")
+
+
+def prior_path(out: Path, env_id: str, kind: str) -> Path:
+    return out / "priors" / f"{env_name(env_id)}_{kind}.pt"
+
+
+def prepare(env_id: str, args: argparse.Namespace) -> dict:
+    """Demonstrations, both priors, and the reference returns on the monitoring tasks."""
+    demos = collect_demonstrations(env_id, "oracle", args.demo_episodes, seed=args.demo_seed)
+    demos.save(args.out / "priors" / f"{env_name(env_id)}_demos.npz")
+    obs = torch.as_tensor(demos.observations)
+    low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
+    raw = to_raw_actions(torch.as_tensor(demos.actions), low, high)
+    summary: dict = {"demonstrations": len(obs), "demo_return": float(demos.episode_returns().mean()), "bc": {}}
+    for kind in ("parametric", "gp"):
+        start = time.perf_counter()
+        if kind == "gp":
+            prior = GPPrior.fit(obs, raw, low, high, GPFitConfig(iterations=args.gp_iterations))
+        else:
+            prior = ParametricPrior.fit(obs, raw, low, high, ParametricFitConfig())
+        seconds = time.perf_counter() - start
+        save_prior(prior_path(args.out, env_id, kind), prior, {"env_id": env_id, "num_points": len(obs),
+                                                                "fit_seconds": seconds})
+        summary[f"{kind}_fit_seconds"] = seconds
+        summary["bc"][kind] = evaluate_prior_policy(prior, env_id, args.eval_tasks, MONITOR_EVAL_SEED)
+        print(f"{env_id}: {kind} prior fit in {seconds:.1f} s; its mean policy returns "
+              f"{summary['bc'][kind]['mean']:.2f}", flush=True)
+    summary["references"] = evaluate_references(env_id, {}, args.eval_tasks, MONITOR_EVAL_SEED)
+    atomic_write_bytes(args.out / f"prepared_{env_name(env_id)}.json", json.dumps(summary, indent=2).encode())
+    return summary
+
+
+def run_dir_for(out: Path, env_id: str, method: str, seed: int) -> Path:
+    return out / "runs" / env_name(env_id) / f"{method}_seed{seed}"
+
+
+def train(env_id: str, method: str, seed: int, args: argparse.Namespace) -> None:
+    config = apply_preset({"env_id": env_id, "seed": seed, "agent": {"kind": "rnn"}}, preset_for_env(env_id), "rnn")
+    if method != "entropy":
+        config["svg0"] = {**config.get("svg0", {}), "prior": str(prior_path(args.out, env_id, method).resolve())}
+    for assignment in args.set:
+        apply_override(config, assignment)
+    print(f"== {env_id} {method} seed {seed}", flush=True)
+    train_or_resume(run_dir_for(args.out, env_id, method, seed), config, progress=not args.no_progress)
+
+
+def summarize(args: argparse.Namespace) -> dict:
+    results: dict = {"machine": machine_description(), "seeds": args.seeds, "overrides": args.set, "envs": {}}
+    for env_id in args.envs:
+        prepared = json.loads((args.out / f"prepared_{env_name(env_id)}.json").read_text())
+        references = prepared["references"]
+        expert = references.get("expert", references.get("oracle"))["mean"]
+        entry = {**prepared, "expert_return": expert, "methods": {}}
+        for method in args.methods:
+            runs = [run_dir_for(args.out, env_id, method, s) for s in args.seeds]
+            runs = [r for r in runs if (r / "metrics.csv").exists()]
+            if not runs:
+                continue
+            curve = mean_curve(runs)
+            wall = [float(read_metrics(r)[-1]["wall_time"]) for r in runs]
+            entry["methods"][method] = {"curve": curve, "num_seeds": len(runs), "steps_to_expert": steps_to_reach(curve, expert),
+                                        "final_mean": curve["mean"][-1], "final_stderr": curve["stderr"][-1],
+                                        "wall_time_s": wall}
+        results["envs"][env_id] = entry
+    atomic_write_bytes(args.out / "learning_curves.json", json.dumps(results, indent=2).encode())
+    plot(results, args.out / "learning_curves.png")
+    for env_id, entry in results["envs"].items():
+        print(f"{env_id}: expert {entry['expert_return']:.2f}, BC alone {entry['bc']['parametric']['mean']:.2f}")
+        for method, m in entry["methods"].items():
+            print(f"  {method:<10} final {m['final_mean']:.2f} ± {m['final_stderr']:.2f} ({m['num_seeds']} seeds), "
+                  f"steps to expert: {m['steps_to_expert']}")
+    return results
+
+
+def plot(results: dict, path: Path) -> None:
+    envs = list(results["envs"])
+    fig, axes = plt.subplots(1, len(envs), figsize=(7 * len(envs), 4.5), squeeze=False)
+    for ax, env_id in zip(axes[0], envs):
+        entry = results["envs"][env_id]
+        for method, m in entry["methods"].items():
+            c = m["curve"]
+            ax.plot(c["steps"], c["mean"], color=COLORS[method], label=f"{method} ({m['num_seeds']} seeds)")
+            if m["num_seeds"] > 1:
+                lo = [a - b for a, b in zip(c["mean"], c["stderr"])]
+                hi = [a + b for a, b in zip(c["mean"], c["stderr"])]
+                ax.fill_between(c["steps"], lo, hi, color=COLORS[method], alpha=0.2)
+        ax.axhline(entry["expert_return"], color="k", ls="--", label=f"expert {entry['expert_return']:.1f}")
+        ax.axhline(entry["bc"]["parametric"]["mean"], color="tab:blue", ls=":",
+                   label=f"BC alone {entry['bc']['parametric']['mean']:.1f}")
+        if "random" in entry["references"]:
+            ax.axhline(entry["references"]["random"]["mean"], color="tab:gray", ls=":", label="random")
+        ax.set(title=f"{env_id}: SVG(0), mean ± s.e.", xlabel="environment steps", ylabel="held-out return")
+        ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=["belief_rl/Reacher-v5"])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--phase", choices=("all", "prepare", "train", "summarize"), default="all")
+    parser.add_argument("--demo-episodes", type=int, default=20, help="oracle meta-episodes to fit the priors on")
+    parser.add_argument("--demo-seed", type=int, default=12345)
+    parser.add_argument("--gp-iterations", type=int, default=100)
+    parser.add_argument("--eval-tasks", type=int, default=100, help="tasks for the BC and reference lines")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every run")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("results/priors"))
+    args = parser.parse_args()
+    if args.phase in ("all", "prepare"):
+        for env_id in args.envs:
+            prepare(env_id, args)
+    if args.phase in ("all", "train"):
+        for env_id in args.envs:
+            for method in args.methods:
+                for seed in args.seeds:
+                    train(env_id, method, seed, args)
+    if args.phase in ("all", "summarize"):
+        summarize(args)
+
+
+if __name__ == "__main__":
+    main()

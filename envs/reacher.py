@@ -1,0 +1,48 @@
+"""Gymnasium's MuJoCo ``Reacher-v5`` in the belief_rl protocol: the standard task for behavioral priors.
+
+A two-link arm reaches a random target within 50 steps (gymnasium's definition,
+unchanged: reward = −distance − control cost). It is not a meta-RL task (the
+target is part of the observation), so a "meta-episode" is one 50-step episode.
+The wrapper only adds what belief_rl agents and learners expect: ``info["task"]``
+(the target position, TaskSpec ``Gaussian(2)``), ``info["boundary"]`` and a
+``task_spec`` on the (vector) env.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from envs.tasks import GaussianTask
+
+REACHER_ID = "Reacher-v5"
+TASK_SPEC = GaussianTask(2)
+_TARGET = slice(4, 6)  # where Reacher-v5's observation holds the target position
+
+
+class ReacherEnv(gymnasium.Wrapper):
+    """``Reacher-v5`` with ``info["task"]`` (target xy) and ``info["boundary"]``."""
+
+    task_spec = TASK_SPEC
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(gymnasium.make(REACHER_ID, **kwargs))
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, "task": obs[_TARGET].copy(), "boundary": True}
+
+    def step(self, action: np.ndarray):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "task": obs[_TARGET].copy(), "boundary": False}
+
+
+class ReacherVectorEnv(gymnasium.vector.SyncVectorEnv):
+    """``num_envs`` :class:`ReacherEnv` s stepped in one process (sub-env ``i`` seeded ``seed + i``)."""
+
+    task_spec = TASK_SPEC
+
+    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+        super().__init__([lambda: ReacherEnv(**kwargs) for _ in range(num_envs)])
