@@ -3,7 +3,7 @@
 A two-link arm reaches a random target within 50 steps (gymnasium's definition,
 unchanged: reward = −distance − control cost). It is not a meta-RL task (the
 target is part of the observation), so a "meta-episode" is one 50-step episode.
-The wrapper only adds what belief_rl agents and learners expect: ``info["task"]``
+The subclass only adds what belief_rl agents and learners expect: ``info["task"]``
 (the target position, TaskSpec ``Gaussian(2)``), ``info["boundary"]`` and a
 ``task_spec`` on the (vector) env.
 """
@@ -14,28 +14,38 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium.envs.mujoco import reacher_v5
 
 from envs.tasks import GaussianTask
 
-REACHER_ID = "Reacher-v5"
+EPISODE_STEPS = 50  # gymnasium's registration of Reacher-v5
 TASK_SPEC = GaussianTask(2)
 _TARGET = slice(4, 6)  # where Reacher-v5's observation holds the target position
 
 
-class ReacherEnv(gymnasium.Wrapper):
-    """``Reacher-v5`` with ``info["task"]`` (target xy) and ``info["boundary"]``."""
+class ReacherEnv(reacher_v5.ReacherEnv):
+    """``Reacher-v5`` (50-step episodes) with ``info["task"]`` (target xy) and ``info["boundary"]``.
+
+    A subclass rather than a wrapper, so ``unwrapped`` carries ``task_spec``; the
+    50-step limit that gymnasium's registration adds as a TimeLimit is kept here.
+    """
 
     task_spec = TASK_SPEC
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(gymnasium.make(REACHER_ID, **kwargs))
+    def __init__(self, max_episode_steps: int = EPISODE_STEPS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_episode_steps = max_episode_steps
+        self._elapsed = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        obs, info = self.env.reset(seed=seed, options=options)
+        obs, info = super().reset(seed=seed, options=options)
+        self._elapsed = 0
         return obs, {**info, "task": obs[_TARGET].copy(), "boundary": True}
 
     def step(self, action: np.ndarray):
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, reward, terminated, truncated, info = super().step(action)
+        self._elapsed += 1
+        truncated = truncated or self._elapsed >= self.max_episode_steps
         return obs, reward, terminated, truncated, {**info, "task": obs[_TARGET].copy(), "boundary": False}
 
 

@@ -85,3 +85,28 @@ def test_prior_for_another_env_is_rejected_before_training(tmp_path, capsys):
     code, _, err = run_cli(["train", "--env", "belief_rl/Semicircle-v0", "--agent", "rnn", "--algorithm", "svg0",
                             "--prior", tmp_path / "p.pt", "--run-dir", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, "was fit on 'belief_rl/Semicircle-Small-v0'")
+
+
+def test_prior_learning_curves_script_writes_curves_for_every_method(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "curves"
+    small = ["total_steps=320", "eval_every=1", "eval_tasks=8", "num_threads=1", "svg0.num_envs=8",
+             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
+             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    completed = subprocess.run(
+        [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--envs", ENV, "--seeds", "0", "1",
+         "--demo-episodes", "4", "--gp-iterations", "5", "--eval-tasks", "16", "--no-progress", "--out", str(out),
+         "--set", *small], capture_output=True, text=True, timeout=300, cwd=root)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    entry = json.loads((out / "learning_curves.json").read_text())["envs"][ENV]
+    assert set(entry["methods"]) == {"entropy", "parametric", "gp"}
+    assert entry["expert_return"] == entry["references"]["oracle"]["mean"]
+    assert all(m["num_seeds"] == 2 and np.isfinite(m["curve"]["mean"]).all() for m in entry["methods"].values())
+    gp_config = json.loads((out / "runs" / "Semicircle-Small-v0" / "gp_seed0" / "config.json").read_text())
+    assert gp_config["svg0"]["prior"].endswith("Semicircle-Small-v0_gp.pt")
+    assert np.isfinite(entry["bc"]["parametric"]["mean"]) and (out / "learning_curves.png").stat().st_size > 10_000
