@@ -43,24 +43,35 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def save_versioned(path: Path, payload: dict[str, Any], version: int) -> None:
+    """Atomically ``torch.save`` ``payload`` with ``format_version``."""
+    buffer = io.BytesIO()
+    torch.save({"format_version": version, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_versioned(path: Path, version: int, what: str, error: type[BeliefRLError]) -> dict[str, Any]:
+    """Load a file written by :func:`save_versioned`; every problem raises ``error`` naming ``what`` it should be."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"no {what} at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise error(f"{what} {path} is corrupt or unreadable ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format_version") != version:
+        raise error(f"{what} {path} has an unknown format (expected version {version})")
+    return payload
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Atomically save ``payload`` (tensors, state dicts, plain data) with the format version."""
-    buffer = io.BytesIO()
-    torch.save({"format_version": FORMAT_VERSION, **payload}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_versioned(path, payload, FORMAT_VERSION)
 
 
 def load_checkpoint(path: Path, expected_env_id: str | None = None) -> dict[str, Any]:
     """Load and validate a checkpoint; raises :class:`CheckpointError` on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {path} has an unknown format (expected version {FORMAT_VERSION})")
+    payload = load_versioned(path, FORMAT_VERSION, "checkpoint", CheckpointError)
     env_id = payload.get("config", {}).get("env_id")
     if expected_env_id is not None and env_id != expected_env_id:
         raise CheckpointError(f"checkpoint {path} was trained on {env_id!r}, not {expected_env_id!r}")

@@ -6,13 +6,12 @@ every failure into a one-line :class:`~belief_rl.priors.base.PriorError`.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from belief_rl.checkpoint import atomic_write_bytes
+from belief_rl.checkpoint import load_versioned, save_versioned
 from belief_rl.priors.base import BehaviorPrior, PriorError
 from belief_rl.priors.gp import GPPrior
 from belief_rl.priors.parametric import ParametricPrior
@@ -23,25 +22,14 @@ PRIOR_KINDS: dict[str, type[BehaviorPrior]] = {"gp": GPPrior, "parametric": Para
 
 def save_prior(path: Path, prior: BehaviorPrior, metadata: dict[str, Any] | None = None) -> None:
     """Atomically save ``prior`` with ``metadata`` (e.g. the env id and demonstration file it was fit to)."""
-    payload = {"format_version": PRIOR_FORMAT_VERSION, "kind": prior.kind, "init_kwargs": prior.init_kwargs(),
-               "obs_dim": prior.obs_dim, "action_dim": prior.action_dim, "state_dict": prior.state_dict(),
-               "metadata": dict(metadata or {})}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    payload = {"kind": prior.kind, "init_kwargs": prior.init_kwargs(), "obs_dim": prior.obs_dim,
+               "action_dim": prior.action_dim, "state_dict": prior.state_dict(), "metadata": dict(metadata or {})}
+    save_versioned(Path(path), payload, PRIOR_FORMAT_VERSION)
 
 
 def load_prior(path: Path, env_id: str | None = None) -> tuple[BehaviorPrior, dict[str, Any]]:
     """The prior saved at ``path`` (in eval mode) and its metadata; checks ``env_id`` if given."""
-    path = Path(path)
-    if not path.is_file():
-        raise PriorError(f"no prior file at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise PriorError(f"prior file {path} is corrupt or unreadable ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format_version") != PRIOR_FORMAT_VERSION:
-        raise PriorError(f"{path} is not a belief_rl prior file (format version {PRIOR_FORMAT_VERSION})")
+    payload = load_versioned(path, PRIOR_FORMAT_VERSION, "prior file", PriorError)
     kind = payload.get("kind")
     if kind not in PRIOR_KINDS:
         raise PriorError(f"{path} holds an unknown prior kind {kind!r}")
