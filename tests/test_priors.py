@@ -228,3 +228,13 @@ def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tm
     assert abs(results["sigma_sweep"]["log_log_slope_small_sigma"] + 2) < 0.05
     assert results["gp_timing"][0]["points"] == 100 and results["gp_timing"][0]["latency_ms_mean"] > 0
     assert (out / "prior_pathology.png").stat().st_size > 10_000
+
+
+def test_kl_regularizer_reuses_the_prior_for_the_same_observations(fitted):
+    obs, _, gp, _ = fitted
+    regularizer = KLPriorRegularizer(gp)
+    first = regularizer.prior_distribution(obs)
+    assert regularizer.prior_distribution(obs) is first
+    other = obs.clone()
+    assert regularizer.prior_distribution(other) is not first
+    torch.testing.assert_close(regularizer.prior_distribution(other).mean, first.mean)

@@ -36,6 +36,16 @@ class KLPriorRegularizer(PolicyRegularizer):
             raise ValueError(f"target_kl must be positive, got {target_kl}")
         self.prior = prior.eval().requires_grad_(False)
         self.target = float(target_kl)
+        # The learner asks twice per gradient step (soft value, actor loss) about the same observations;
+        # a GP prediction is the costly part, so the last one is kept.
+        self._cached: tuple[torch.Tensor, Independent] | None = None
+
+    def prior_distribution(self, observation: torch.Tensor) -> Independent:
+        """π0(·|observation), reused when asked again about the very same tensor."""
+        if self._cached is None or self._cached[0] is not observation:
+            with torch.no_grad():
+                self._cached = (observation, self.prior(observation))
+        return self._cached[1]
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
                 observation: torch.Tensor) -> torch.Tensor:
@@ -45,6 +55,4 @@ class KLPriorRegularizer(PolicyRegularizer):
         if base.event_shape[-1] != self.prior.action_dim:
             raise PriorError(f"prior has {self.prior.action_dim} action dimensions, the policy "
                              f"{base.event_shape[-1]}")
-        with torch.no_grad():
-            prior_dist = self.prior(observation)
-        return kl_divergence(base, prior_dist)
+        return kl_divergence(base, self.prior_distribution(observation))
