@@ -152,7 +152,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.agent is not None:
         config["agent"]["kind"] = args.agent
     if args.prior is not None:
-        config["svg0"]["prior"] = str(args.prior)
+        config["svg0"]["prior"] = str(args.prior.resolve())  # resumable from any working directory
     for assignment in args.overrides:
         apply_override(config, assignment)
     return TrainConfig(**config)
