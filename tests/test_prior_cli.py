@@ -8,7 +8,7 @@ import pytest
 import envs
 from belief_rl.baselines.scripted import run_scripted
 from belief_rl.baselines.semicircle import SemicircleOracle
-from belief_rl.priors import Demonstrations, load_prior
+from belief_rl.priors import DemoError, Demonstrations, load_prior
 from belief_rl.priors.collect import collect_demonstrations
 from tests.test_cli import assert_one_line_error, run_cli
 
@@ -110,3 +110,17 @@ def test_prior_learning_curves_script_writes_curves_for_every_method(tmp_path):
     gp_config = json.loads((out / "runs" / "Semicircle-Small-v0" / "gp_seed0" / "config.json").read_text())
     assert gp_config["svg0"]["prior"].endswith("Semicircle-Small-v0_gp.pt")
     assert np.isfinite(entry["bc"]["parametric"]["mean"]) and (out / "learning_curves.png").stat().st_size > 10_000
+
+
+def test_demonstrations_from_a_trained_run_record_its_rollout(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--total-steps", 320,
+                            "--run-dir", run_dir, "--no-progress", *SMALL_SVG], capsys)
+    assert code == 0, err
+    demos = collect_demonstrations(ENV, str(run_dir), episodes=3, seed=1)
+    assert demos.observations.shape == (3 * 40, 2) and demos.num_episodes == 3 * 2
+    np.testing.assert_allclose(demos.observations[demos.episode_starts], 0.0, atol=1e-6)
+    again = collect_demonstrations(ENV, str(run_dir), episodes=3, seed=1)
+    np.testing.assert_array_equal(demos.actions, again.actions)  # seeded
+    with pytest.raises(DemoError, match="trained on .belief_rl/Semicircle-Small-v0., not"):
+        collect_demonstrations("belief_rl/Semicircle-v0", str(run_dir), episodes=1)

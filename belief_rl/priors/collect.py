@@ -81,8 +81,9 @@ def _record_agent(run_dir: Path, env_id: str, env: gym.vector.VectorEnv, seed: i
         raise DemoError(f"run {run_dir} was trained on {config.env_id!r}, not {env_id!r}")
     if not isinstance(env.single_action_space, gym.spaces.Box):
         raise DemoError("demonstrations need a continuous (Box) action space")
-    torch.manual_seed(seed)
-    rollout = collect_rollout(env, agent, seed)
+    with torch.random.fork_rng():  # the policy's sampling noise is seeded without touching the caller's RNG
+        torch.manual_seed(seed)
+        rollout = collect_rollout(env, agent, seed)
     inputs = rollout.batch.inputs
     # The boundary flag is the last input feature (see Agent.encode_inputs).
     return (agent.env_observation(inputs).numpy(), rollout.batch.actions.numpy(), rollout.rewards.numpy(),
