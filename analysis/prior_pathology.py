@@ -9,10 +9,12 @@
 (c) GP cost on this CPU: fit time, and the latency of one prior evaluation for a
     batch of 256 states at 1k (exact GP) and 10k (sparse GP) demonstration points.
 
-Writes ``prior_pathology.json`` and ``prior_pathology.png`` into ``--out``.
+(a) and (b) run on every env of ``--envs``, with priors fit to noisy oracle demonstrations
+(``--demo-noise``, the same stochastic expert as ``prior_learning_curves.py``). Writes
+``prior_pathology.json`` and ``prior_pathology.png`` into ``--out``.
 
-    python analysis/prior_pathology.py --env belief_rl/Semicircle-v0 --timing-env belief_rl/NumPad-2x2-L3-v0 \\
-        --out results/priors
+    python analysis/prior_pathology.py --envs belief_rl/Semicircle-v0 belief_rl/Reacher-v5 \\
+        --timing-env belief_rl/NumPad-2x2-L3-v0 --out results/priors
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ from belief_rl.priors import (GPFitConfig, GPPrior, ParametricFitConfig, Paramet
 from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
 
 
-def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epochs: int) -> dict:
-    demos = collect_demonstrations(env_id, "oracle", episodes, seed)
+def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epochs: int, noise: float) -> dict:
+    demos = collect_demonstrations(env_id, "oracle", episodes, seed, action_noise=noise)
     obs = torch.as_tensor(demos.observations)
     low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
     raw = to_raw_actions(torch.as_tensor(demos.actions), low, high)
@@ -47,6 +49,11 @@ def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epo
     gp_seconds = time.perf_counter() - start
     bc = ParametricPrior.fit(obs, raw, low, high, ParametricFitConfig(epochs=bc_epochs, seed=seed))
     return {"obs": obs, "gp": gp, "bc": bc, "gp_fit_seconds": gp_seconds}
+
+
+def episodes_for(env_id: str, points: int) -> int:
+    """Oracle meta-episodes that hold at least ``points`` states."""
+    return max(1, -(-points // len(collect_demonstrations(env_id, "oracle", 1).observations)))
 
 
 def kl_gradient_norm(prior_mean: torch.Tensor, prior_std: torch.Tensor, policy_std: float = 0.3) -> torch.Tensor:
@@ -83,12 +90,12 @@ def sigma_sweep() -> dict:
     return {"sigma0": sigmas.tolist(), "grad_norm": norms.tolist(), "log_log_slope_small_sigma": float(slope)}
 
 
-def gp_timing(env_id: str, sizes: list[int], seed: int, iterations: int, repeats: int = 20) -> list[dict]:
+def gp_timing(env_id: str, sizes: list[int], seed: int, iterations: int, noise: float,
+              repeats: int = 20) -> list[dict]:
     """Fit time and latency of one 256-state prior evaluation at each demonstration size."""
     rows = []
     for size in sizes:
-        env_length = len(collect_demonstrations(env_id, "oracle", 1, seed).observations)
-        demos = collect_demonstrations(env_id, "oracle", max(1, -(-size // env_length)), seed)
+        demos = collect_demonstrations(env_id, "oracle", episodes_for(env_id, size), seed, action_noise=noise)
         obs = torch.as_tensor(demos.observations[:size])
         low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
         raw = to_raw_actions(torch.as_tensor(demos.actions[:size]), low, high)
@@ -114,21 +121,23 @@ def gp_timing(env_id: str, sizes: list[int], seed: int, iterations: int, repeats
 
 
 def plot(results: dict, path: Path) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    study = results["path"]
-    ax = axes[0]
-    ax.plot(study["distance"], study["gp_std"], color="tab:red", label="GP prior")
-    ax.plot(study["distance"], study["bc_std"], color="tab:blue", label="parametric (BC) prior")
-    ax.set(yscale="log", xlabel="distance along the path from the demonstrations' centre",
-           ylabel="predictive std σ0 (pre-squash)", title=f"(a) {results['env_id']}: leaving the demonstrations")
-    ax.legend()
-    ax = axes[1]
-    ax.plot(study["distance"], study["gp_kl_grad_norm"], color="tab:red", label="GP prior")
-    ax.plot(study["distance"], study["bc_kl_grad_norm"], color="tab:blue", label="parametric (BC) prior")
-    ax.set(yscale="log", xlabel="distance along the path", ylabel="‖∇ KL(π ‖ π0)‖ (fixed π)",
-           title="(b) actor KL gradient along the path")
-    ax.legend()
-    ax = axes[2]
+    env_ids = list(results["envs"])
+    fig, axes = plt.subplots(1, 2 * len(env_ids) + 1, figsize=(5.4 * (2 * len(env_ids) + 1), 4.2))
+    for i, env_id in enumerate(env_ids):
+        study = results["envs"][env_id]["path"]
+        ax = axes[2 * i]
+        ax.plot(study["distance"], study["gp_std"], color="tab:red", label="GP prior")
+        ax.plot(study["distance"], study["bc_std"], color="tab:blue", label="parametric (BC) prior")
+        ax.set(yscale="log", xlabel="distance along the path from the demonstrations' centre",
+               ylabel="predictive std σ0 (pre-squash)", title=f"(a) {env_id}: leaving the demonstrations")
+        ax.legend()
+        ax = axes[2 * i + 1]
+        ax.plot(study["distance"], study["gp_kl_grad_norm"], color="tab:red", label="GP prior")
+        ax.plot(study["distance"], study["bc_kl_grad_norm"], color="tab:blue", label="parametric (BC) prior")
+        ax.set(yscale="log", xlabel="distance along the path", ylabel="‖∇ KL(π ‖ π0)‖ (fixed π)",
+               title=f"(b) {env_id}: actor KL gradient")
+        ax.legend()
+    ax = axes[-1]
     sweep = results["sigma_sweep"]
     ax.loglog(sweep["sigma0"], sweep["grad_norm"], color="k", label="‖∇ KL‖")
     s = np.array(sweep["sigma0"])
@@ -141,9 +150,10 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="belief_rl/Semicircle-v0")
+    parser.add_argument("--envs", nargs="+", default=["belief_rl/Semicircle-v0", "belief_rl/Reacher-v5"])
     parser.add_argument("--timing-env", default="belief_rl/NumPad-2x2-L3-v0")
-    parser.add_argument("--episodes", type=int, default=4, help="oracle meta-episodes for the priors")
+    parser.add_argument("--demo-points", type=int, default=1000, help="demonstrated states the priors are fit to")
+    parser.add_argument("--demo-noise", type=float, default=0.1, help="the oracle's pre-squash action noise")
     parser.add_argument("--gp-iterations", type=int, default=200)
     parser.add_argument("--bc-epochs", type=int, default=200)
     parser.add_argument("--timing-sizes", type=int, nargs="*", default=[1000, 10000])
@@ -152,20 +162,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/priors"))
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    fitted = fit_priors(args.env, args.episodes, args.seed, args.gp_iterations, args.bc_epochs)
-    results = {"env_id": args.env, "machine": machine_description(), "seed": args.seed,
-               "demonstrations": len(fitted["obs"]), "gp_fit_seconds": fitted["gp_fit_seconds"],
-               "path": path_study(fitted, args.path_length, 60), "sigma_sweep": sigma_sweep(),
-               "timing_env_id": args.timing_env,
-               "gp_timing": gp_timing(args.timing_env, args.timing_sizes, args.seed, args.gp_iterations)}
+    results: dict = {"machine": machine_description(), "seed": args.seed, "demo_noise": args.demo_noise, "envs": {}}
+    for env_id in args.envs:
+        fitted = fit_priors(env_id, episodes_for(env_id, args.demo_points), args.seed, args.gp_iterations,
+                            args.bc_epochs, args.demo_noise)
+        study = path_study(fitted, args.path_length, 60)
+        results["envs"][env_id] = {"demonstrations": len(fitted["obs"]), "gp_fit_seconds": fitted["gp_fit_seconds"],
+                                   "path": study}
+        print(f"{env_id} ({len(fitted['obs']):,} demonstrated states)")
+        print(f"  (a) std at the centre / end of the path: GP {study['gp_std'][0]:.3g} / {study['gp_std'][-1]:.3g}, "
+              f"BC {study['bc_std'][0]:.3g} / {study['bc_std'][-1]:.3g}")
+        print(f"  (b) KL gradient norm at the end of the path: GP {study['gp_kl_grad_norm'][-1]:.3g}, "
+              f"BC {study['bc_kl_grad_norm'][-1]:.3g}", flush=True)
+    results["sigma_sweep"] = sigma_sweep()
+    print(f"(b) log-log slope of the KL gradient norm vs σ0: {results['sigma_sweep']['log_log_slope_small_sigma']:.2f}")
+    results["timing_env_id"] = args.timing_env
+    results["gp_timing"] = gp_timing(args.timing_env, args.timing_sizes, args.seed, args.gp_iterations,
+                                      args.demo_noise)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "prior_pathology.json", json.dumps(results, indent=2).encode())
     plot(results, args.out / "prior_pathology.png")
-    study = results["path"]
-    print(f"(a) std at the centre / end of the path: GP {study['gp_std'][0]:.3g} / {study['gp_std'][-1]:.3g}, "
-          f"BC {study['bc_std'][0]:.3g} / {study['bc_std'][-1]:.3g}")
-    print(f"(b) KL gradient norm at the end of the path: GP {study['gp_kl_grad_norm'][-1]:.3g}, "
-          f"BC {study['bc_kl_grad_norm'][-1]:.3g}; log-log slope vs σ0: {results['sigma_sweep']['log_log_slope_small_sigma']:.2f}")
     print(f"wrote {args.out / 'prior_pathology.json'} and {args.out / 'prior_pathology.png'}")
 
 

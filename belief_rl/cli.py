@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--policy", required=True, help="oracle, scripted, or a run directory")
     collect.add_argument("--episodes", type=int, required=True, help="meta-episodes to record")
     collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--action-noise", type=float, default=0.0,
+                         help="std of Gaussian noise on a scripted expert's pre-squash action (a stochastic expert)")
     collect.add_argument("--output", type=Path, required=True)
 
     prior = commands.add_parser("prior", help="behavioral priors").add_subparsers(
@@ -235,7 +237,7 @@ def _demos(args: argparse.Namespace) -> int:
     from belief_rl.priors.collect import collect_demonstrations
 
     envs.env_spec_kwargs(args.env)
-    demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed)
+    demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed, args.action_noise)
     demos.save(args.output)
     returns = demos.episode_returns()
     print(f"wrote {args.output}: {len(demos.observations):,} transitions, {demos.num_episodes} episodes, "

@@ -147,6 +147,9 @@ class TrainConfig:
     checkpoint_every: int = 20  # updates between checkpoints
     eval_tasks: int = 2000  # held-out tasks for the periodic evaluation logged during training
     eval_every: int = 25  # updates between periodic evaluations
+    # Periodic evaluations act with each action distribution's mode: the usual score on control tasks
+    # with a fixed expert to compare against, where exploration noise only costs reward.
+    eval_deterministic: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.agent, dict):

@@ -9,6 +9,7 @@ belief network is trained on exactly the histories its posterior is defined on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,10 +31,16 @@ class SequenceReplay:
         self._next = 0
         self.size = 0
 
-    def add(self, rollout: Rollout) -> None:
-        """Append every meta-episode of ``rollout`` (overwriting the oldest when full)."""
+    def add(self, rollout: Rollout, extras: dict[str, torch.Tensor] | None = None) -> None:
+        """Append every meta-episode of ``rollout`` (overwriting the oldest when full).
+
+        ``extras`` are further per-step tensors ``[T, B, ...]`` stored alongside (the same keys every
+        time) and returned by :meth:`sample` with the learner's tensors.
+        """
         data = {"inputs": rollout.batch.inputs, "actions": rollout.batch.actions, "task": rollout.batch.task,
-                "log_probs": rollout.log_probs, "rewards": rollout.rewards, "dones": rollout.dones}
+                "log_probs": rollout.log_probs, "rewards": rollout.rewards, "dones": rollout.dones, **(extras or {})}
+        if self._storage and set(data) != set(self._storage):
+            raise ValueError(f"replay stores {sorted(self._storage)}, got {sorted(data)}")
         if not self._storage:
             self._storage = {k: torch.zeros((self.capacity, *v.transpose(0, 1).shape[1:]), dtype=v.dtype)
                              for k, v in data.items()}
@@ -50,18 +57,36 @@ class SequenceReplay:
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[SequenceBatch, dict[str, torch.Tensor]]:
         """``batch_size`` meta-episodes drawn uniformly (with replacement): the agent's batch and the
-        learner's tensors (``log_probs`` of the behaviour policy, ``rewards``, ``dones``), all time-major."""
+        learner's tensors (``log_probs`` of the behaviour policy, ``rewards``, ``dones`` and any extras),
+        all time-major."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay")
         index = torch.randint(self.size, (batch_size,), generator=generator)
         data = {key: value[index].transpose(0, 1) for key, value in self._storage.items()}
         batch = SequenceBatch(data["inputs"], data["actions"], data["task"])
-        return batch, {k: data[k] for k in ("log_probs", "rewards", "dones")}
+        return batch, {k: v for k, v in data.items() if k not in ("inputs", "actions", "task")}
+
+    @property
+    def fields(self) -> set[str]:
+        """Names of the stored per-step tensors (empty before the first :meth:`add`)."""
+        return set(self._storage)
+
+    def add_field(self, key: str, compute: Callable[[torch.Tensor], torch.Tensor | None]) -> None:
+        """Store a new per-step field ``compute(inputs)`` of the stored meta-episodes' ``inputs [N, T, D]``,
+        e.g. after loading a replay saved without it. Nothing is stored if ``compute`` returns None."""
+        if not self._storage:
+            return
+        value = compute(self._storage["inputs"][: self.size])  # rows fill in order, so these are the stored ones
+        if value is None:
+            return
+        field = torch.zeros((self.capacity, *value.shape[1:]), dtype=value.dtype)
+        field[: self.size] = value
+        self._storage[key] = field
 
     def state_dict(self) -> dict[str, Any]:
         return {"storage": self._storage, "next": self._next, "size": self.size, "capacity": self.capacity}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["capacity"] != self.capacity or set(state["storage"]) not in (set(), set(_FIELDS)):
+        if state["capacity"] != self.capacity or (state["storage"] and not set(_FIELDS) <= set(state["storage"])):
             raise ValueError("replay state does not match this buffer's configuration")
         self._storage, self._next, self.size = state["storage"], state["next"], state["size"]

@@ -179,7 +179,7 @@ class Trainer:
         eval_return = float("nan")  # logged only on updates that evaluate, so curves show real points
         if self.update % cfg.eval_every == 0 or self.global_step >= cfg.total_steps:
             returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks,
-                                     eval_seed=MONITOR_EVAL_SEED).returns
+                                     eval_seed=MONITOR_EVAL_SEED, deterministic=cfg.eval_deterministic).returns
             self.last_eval = eval_return = float(returns.mean())
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),

@@ -23,6 +23,9 @@ _REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
     "belief_rl/Semicircle-v0": (_SEMICIRCLE, {}),
     # A small variant for tests and quick experiments: radius 0.5, 2 episodes of 20 steps.
     "belief_rl/Semicircle-Small-v0": (_SEMICIRCLE, {"radius": 0.5, "episode_length": 20, "num_episodes": 2}),
+    # One fixed goal (θ = 2π/3) instead of a task distribution: the single-task Semicircle of the
+    # behavioral-prior study (a sparse reward an expert's demonstrations fully determine).
+    "belief_rl/Semicircle-FixedGoal-v0": (_SEMICIRCLE, {"goal_angle": 2.0943951023931953}),
     # The same goals and rewards with a MuJoCo ball rolling on a plane.
     "belief_rl/SemicircleBall-v0": (_SEMICIRCLE_BALL, {}),
     "belief_rl/NumPad-v0": (_NUMPAD, {"size": 3, "length": 4}),

@@ -213,11 +213,17 @@ class _SemicircleCore:
         task_seed: int = 0,
         split: str = "train",
         num_validation_tasks: int = 1000,
+        goal_angle: float | None = None,
     ) -> None:
         # The one signature (and defaults) of the arguments every Semicircle env takes;
         # the public constructors forward them here as ``**task_args``.
         _validate_args(radius, goal_radius, episode_length, num_episodes, num_tasks, split,
                        num_validation_tasks)
+        if goal_angle is not None:
+            if not (np.isfinite(goal_angle) and 0.0 <= goal_angle <= np.pi):
+                raise ValueError(f"goal_angle must lie in [0, pi], got {goal_angle}")
+            if num_tasks is not None:
+                raise ValueError("goal_angle fixes the task: it cannot be combined with num_tasks")
         self.radius = float(radius)
         self.goal_radius = float(goal_radius)
         self.half_extent = self.radius + _ARENA_MARGIN
@@ -226,10 +232,13 @@ class _SemicircleCore:
         self.num_tasks = num_tasks
         self.split = split
         self.task_spec = GaussianTask(2)
-        self._pool = (
-            None if num_tasks is None
-            else semicircle_task_set(num_tasks, num_validation_tasks, task_seed, self.radius).tasks(split)
-        )
+        self.goal_angle = goal_angle
+        if goal_angle is not None:  # a single-task env: every reset draws from a pool of one goal
+            self._pool = self.radius * np.array([[np.cos(goal_angle), np.sin(goal_angle)]])
+        elif num_tasks is not None:
+            self._pool = semicircle_task_set(num_tasks, num_validation_tasks, task_seed, self.radius).tasks(split)
+        else:
+            self._pool = None
         self._body = make_body(num_envs, self.half_extent)
         self._goals = np.zeros((num_envs, 2))
         self._t = np.zeros(num_envs, dtype=np.int64)
@@ -415,6 +424,8 @@ class SemicircleEnv(_SemicircleEnvBase):
         task_seed: Seed of the finite task set (0; ignored when ``num_tasks`` is None).
         split: ``"train"`` (default) or ``"validation"``: which split of the finite set to use.
         num_validation_tasks: Size of the validation split of the finite set (1000).
+        goal_angle: If set, every meta-episode has the goal at this angle (in ``[0, π]``): a
+            single-task env, e.g. for behavioral priors fit to an expert that knows the goal.
 
     Observation: the position, float32 ``(2,)``, inside ``[-half_extent, half_extent]^2``
     (``half_extent = radius + 0.5``; the position is clipped to it). Action: the

@@ -7,8 +7,8 @@ import pytest
 
 from belief_rl.cli import main
 from belief_rl.config import AgentConfig, PPOConfig, SVGConfig, TrainConfig
-from belief_rl.evaluation import evaluate_references, format_results
-from belief_rl.train import Trainer
+from belief_rl.evaluation import evaluate_agent, evaluate_references, format_results
+from belief_rl.train import MONITOR_EVAL_SEED, Trainer
 
 SMALL = AgentConfig(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,))
 CONTROL_ENVS = ["belief_rl/Semicircle-Small-v0", "belief_rl/SemicircleBall-v0", "belief_rl/NumPad-2x2-L3-v0"]
@@ -43,3 +43,16 @@ def test_cli_baselines_on_a_control_env(tmp_path, capsys):
     table = json.loads(out.read_text())
     assert set(table["strategies"]) == {"oracle", "explorer"} and table["num_tasks"] == 50
     assert format_results(table) in capsys.readouterr().out
+
+
+def test_periodic_evaluation_can_act_deterministically(tmp_path):
+    config = TrainConfig(env_id="belief_rl/Semicircle-Small-v0", algorithm="svg0", agent=SMALL, total_steps=1,
+                         num_threads=1, eval_tasks=16, eval_deterministic=True,
+                         svg0=SVGConfig(num_envs=4, warmup_episodes=4, batch_size=2, updates_per_rollout=1))
+    trainer = Trainer.create(config, tmp_path / "run")
+    row = trainer.train(progress=False)
+    deterministic = evaluate_agent(trainer.agent, config.env_id, {}, 16, MONITOR_EVAL_SEED, deterministic=True)
+    # The mode of each action distribution: the same return on every call, and the one logged.
+    assert row["eval_return"] == pytest.approx(deterministic.returns.mean())
+    assert row["eval_return"] == pytest.approx(
+        evaluate_agent(trainer.agent, config.env_id, {}, 16, MONITOR_EVAL_SEED, deterministic=True).returns.mean())

@@ -32,6 +32,27 @@ def test_scripted_demonstrations_record_what_the_expert_did():
     assert np.all(np.abs(demos.actions) <= env.single_action_space.high + 1e-6)
 
 
+def test_noisy_expert_adds_gaussian_noise_to_the_pre_squash_action():
+    import torch
+
+    from belief_rl.baselines.reacher import ReacherExpert
+    from belief_rl.priors import to_raw_actions
+
+    demos = collect_demonstrations("belief_rl/Reacher-v5", "oracle", episodes=8, seed=3, action_noise=0.2)
+    low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
+    # The Reacher expert is a function of the observation: its own action at each recorded state.
+    expert = ReacherExpert().act(demos.observations)
+    noise = (to_raw_actions(torch.as_tensor(demos.actions), low, high)
+             - to_raw_actions(torch.as_tensor(expert, dtype=torch.float32), low, high)).numpy()
+    noise = noise[np.abs(expert).max(1) < 0.9]  # saturated torques stay saturated after the clip
+    assert len(noise) > 200
+    assert abs(noise.mean()) < 0.02 and noise.std() == pytest.approx(0.2, rel=0.05)
+    again = collect_demonstrations("belief_rl/Reacher-v5", "oracle", episodes=8, seed=3, action_noise=0.2)
+    np.testing.assert_array_equal(demos.actions, again.actions)  # seeded
+    with pytest.raises(DemoError, match="action-noise"):
+        collect_demonstrations(ENV, "oracle", episodes=1, action_noise=-1.0)
+
+
 @pytest.mark.slow
 def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
     demos_path, gp_path, bc_path = tmp_path / "demos.npz", tmp_path / "gp.pt", tmp_path / "bc.pt"

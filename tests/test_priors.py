@@ -113,7 +113,8 @@ def test_kl_penalty_of_squashed_policies_is_the_kl_of_their_bases(fitted):
     torch.manual_seed(0)
     query = obs[:3]
     policy = SquashedNormal(torch.randn(3, 2) * 0.3, torch.rand(3, 2) * 0.3 + 0.2, LOW, HIGH)
-    penalty = KLPriorRegularizer(gp).penalty(policy, None, None, query)
+    regularizer = KLPriorRegularizer(gp)
+    penalty = regularizer.penalty(policy, None, None, regularizer.context(query))
     prior = gp(query)
     prior_squashed = SquashedNormal(prior.mean, prior.stddev, LOW, HIGH)
     # Monte Carlo KL between the squashed distributions themselves.
@@ -216,13 +217,13 @@ def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tm
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "priors"
     completed = subprocess.run(
-        [sys.executable, str(root / "analysis" / "prior_pathology.py"), "--env", "belief_rl/Semicircle-Small-v0",
-         "--timing-env", "belief_rl/Semicircle-Small-v0", "--episodes", "4", "--gp-iterations", "30",
+        [sys.executable, str(root / "analysis" / "prior_pathology.py"), "--envs", "belief_rl/Semicircle-Small-v0",
+         "--timing-env", "belief_rl/Semicircle-Small-v0", "--demo-points", "160", "--gp-iterations", "30",
          "--bc-epochs", "150", "--timing-sizes", "100", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=root)
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = json.loads((out / "prior_pathology.json").read_text())
-    path = results["path"]
+    path = results["envs"]["belief_rl/Semicircle-Small-v0"]["path"]
     assert path["gp_std"][-1] > 10 * path["bc_std"][-1]  # (a) far from the data
     assert path["bc_kl_grad_norm"][-1] > 100 * path["gp_kl_grad_norm"][-1]  # (b)
     assert abs(results["sigma_sweep"]["log_log_slope_small_sigma"] + 2) < 0.05
@@ -230,11 +231,27 @@ def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tm
     assert (out / "prior_pathology.png").stat().st_size > 10_000
 
 
-def test_kl_regularizer_reuses_the_prior_for_the_same_observations(fitted):
-    obs, _, gp, _ = fitted
-    regularizer = KLPriorRegularizer(gp)
-    first = regularizer.prior_distribution(obs)
-    assert regularizer.prior_distribution(obs) is first
-    other = obs.clone()
-    assert regularizer.prior_distribution(other) is not first
-    torch.testing.assert_close(regularizer.prior_distribution(other).mean, first.mean)
+def test_the_prior_is_evaluated_once_per_collected_step_and_stored_in_replay():
+    agent, env = small_agent("rnn")
+    obs_dim = env.single_observation_space.shape[0]
+    obs = torch.rand(50, obs_dim, generator=torch.Generator().manual_seed(0))
+    prior = ParametricPrior.fit(obs, torch.zeros(50, 2), LOW, HIGH, ParametricFitConfig(hidden=(16,), epochs=2))
+    calls = []
+    prior.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[:-1]))
+    config = SVGConfig(num_envs=4, batch_size=4, updates_per_rollout=3, warmup_episodes=4)
+    learner = SVG0(agent, config, regularizer=KLPriorRegularizer(prior))
+    rollout = collect_rollout(env, agent, seed=0)
+    learner.update(rollout)
+    # One evaluation of the collected [T, B] steps, none per gradient step.
+    assert calls == [rollout.rewards.shape]
+    batch, data = learner.replay.sample(2)
+    expected = prior(agent.env_observation(batch.inputs))
+    torch.testing.assert_close(data["regularizer_context"], torch.cat([expected.mean, expected.stddev], -1))
+    # A replay saved without contexts (before they were stored) gets them on loading.
+    state = learner.state_dict()
+    del state["replay"]["storage"]["regularizer_context"]
+    resumed = SVG0(agent, config, regularizer=KLPriorRegularizer(prior))
+    resumed.load_state_dict(state)
+    torch.testing.assert_close(resumed.replay._storage["regularizer_context"],
+                               learner.replay._storage["regularizer_context"])
+

@@ -33,7 +33,8 @@ from envs.tasks import GaussianTask, TaskSet, semicircle_task_set
 
 from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 
-SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0", "belief_rl/SemicircleBall-v0"]
+SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0", "belief_rl/Semicircle-FixedGoal-v0",
+                  "belief_rl/SemicircleBall-v0"]
 
 
 def _goal(theta: float, radius: float = 1.0) -> np.ndarray:
@@ -253,11 +254,24 @@ def test_finite_task_set_only_pool_tasks(split: str) -> None:
         {"episode_length": 0}, {"num_episodes": 0}, {"num_tasks": 0}, {"split": "test"},
         {"num_validation_tasks": -1},
         {"num_tasks": 3, "split": "validation", "num_validation_tasks": 0},
+        {"goal_angle": -0.1}, {"goal_angle": 3.2}, {"goal_angle": np.nan}, {"goal_angle": 1.0, "num_tasks": 5},
     ],
 )
 def test_invalid_constructor_args(cls, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [SemicircleEnv, SemicircleBallEnv])
+def test_fixed_goal_angle_fixes_every_task(cls) -> None:
+    env = cls(goal_angle=np.pi / 3, radius=0.5)
+    for seed in range(5):
+        np.testing.assert_allclose(env.reset(seed=seed)[1]["task"], _goal(np.pi / 3, 0.5))
+    venv = SemicircleVectorEnv(8, goal_angle=np.pi / 3)
+    np.testing.assert_allclose(venv.reset(seed=0)[1]["task"], np.tile(_goal(np.pi / 3), (8, 1)))
+    assert envs.env_spec_kwargs("belief_rl/Semicircle-FixedGoal-v0") == {"goal_angle": 2 * np.pi / 3}
+    # An explicit task still wins, as for every env.
+    np.testing.assert_allclose(env.reset(options={"task": _goal(0.0, 0.5)})[1]["task"], _goal(0.0, 0.5))
 
 
 def test_invalid_point_and_ball_specific_args() -> None:

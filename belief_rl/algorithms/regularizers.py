@@ -14,14 +14,24 @@ from torch.distributions import Distribution
 
 
 class PolicyRegularizer:
-    """Interface: a per-state penalty on the policy and the level α is tuned to hold it at."""
+    """Interface: a per-state penalty on the policy and the level α is tuned to hold it at.
+
+    What the penalty needs to know about a state besides the policy (e.g. a fixed
+    prior's prediction) is its *context*: computed once per stored step by
+    :meth:`context` when data enters replay, not again at every gradient step.
+    """
 
     #: The penalty level that automatic α tuning aims for.
     target: float
 
+    def context(self, observation: torch.Tensor) -> torch.Tensor | None:
+        """Per-state context ``[..., C]`` of environment observations ``[..., obs_dim]`` (None: none needed)."""
+        return None
+
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                observation: torch.Tensor) -> torch.Tensor:
-        """Penalty per state ``[...]`` given the policy ``dist``, a reparameterized sample and its log-density."""
+                context: torch.Tensor | None) -> torch.Tensor:
+        """Penalty per state ``[...]`` given the policy ``dist``, a reparameterized sample, its log-density
+        and the states' :meth:`context`."""
         raise NotImplementedError
 
 
@@ -37,5 +47,5 @@ class EntropyRegularizer(PolicyRegularizer):
         self.target = -float(target_entropy)
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                observation: torch.Tensor) -> torch.Tensor:
+                context: torch.Tensor | None) -> torch.Tensor:
         return log_prob + getattr(dist, "log_volume", 0.0)

@@ -86,24 +86,35 @@ class SVG0:
 
     def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
         """Store the rollout's meta-episodes, then take ``updates_per_rollout`` gradient steps."""
-        self.replay.add(rollout)
+        self.replay.add(rollout, self._replay_extras(rollout.batch.inputs))
         if self.replay.size < max(self.config.warmup_episodes, 1):
             return {"replay_size": float(self.replay.size)}
         totals: dict[str, list[float]] = {}
         for _ in range(self.config.updates_per_rollout):
             batch, data = self.replay.sample(self.config.batch_size, generator)
-            for key, value in self.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"]).items():
+            metrics = self.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"],
+                                         data.get("regularizer_context"))
+            for key, value in metrics.items():
                 totals.setdefault(key, []).append(value)
         metrics = {key: float(np.mean(values)) for key, values in totals.items()}
         metrics["replay_size"] = float(self.replay.size)
         return metrics
 
+    def _replay_extras(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What replay stores besides the rollout: the regularizer's per-step context, if it has one."""
+        context = self.regularizer.context(self.agent.env_observation(inputs))
+        return {} if context is None else {"regularizer_context": context}
+
     def gradient_step(self, batch: SequenceBatch, behaviour_log_probs: torch.Tensor, rewards: torch.Tensor,
-                      dones: torch.Tensor) -> dict[str, float]:
-        """One actor, critic, torso/belief and temperature step on ``[T, B]`` replayed sequences."""
+                      dones: torch.Tensor, context: torch.Tensor | None = None) -> dict[str, float]:
+        """One actor, critic, torso/belief and temperature step on ``[T, B]`` replayed sequences.
+
+        ``context`` is the regularizer's context of the batch's states (computed here if not given).
+        """
         cfg, agent = self.config, self.agent
         alpha = self.log_alpha.exp().detach()
-        observation = agent.env_observation(batch.inputs)
+        if context is None:
+            context = self.regularizer.context(agent.env_observation(batch.inputs))
         out = agent.sequence_features(batch, with_aux=True)
         actor_features = out.features.detach()
         dist = agent.action_head(actor_features)
@@ -116,7 +127,7 @@ class SVG0:
             else:
                 target_features = actor_features
             next_action, next_log_prob = dist.rsample_with_log_prob()
-            penalty = self.regularizer.penalty(dist, next_action, next_log_prob, observation)
+            penalty = self.regularizer.penalty(dist, next_action, next_log_prob, context)
             values = self.target_agent.q_values(target_features, next_action).min(-1).values - alpha * penalty
             q_taken = self.target_agent.q_values(target_features, batch.actions).min(-1).values
             log_rhos = dist.log_prob(batch.actions) - behaviour_log_probs
@@ -130,7 +141,7 @@ class SVG0:
         action, log_prob = dist.rsample_with_log_prob()
         with _frozen(agent.critic):
             q_new = agent.q_values(actor_features, action).min(-1).values
-        actor_penalty = self.regularizer.penalty(dist, action, log_prob, observation)
+        actor_penalty = self.regularizer.penalty(dist, action, log_prob, context)
         actor_loss = (alpha * actor_penalty - q_new).mean()
 
         aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
@@ -167,3 +178,6 @@ class SVG0:
             self.log_alpha.copy_(state["log_alpha"])
         self.target_agent.load_state_dict(state["target_agent"])
         self.replay.load_state_dict(state["replay"])
+        if "regularizer_context" not in self.replay.fields:  # a replay saved before contexts were stored
+            self.replay.add_field("regularizer_context",
+                                  lambda inputs: self.regularizer.context(self.agent.env_observation(inputs)))

@@ -17,7 +17,37 @@ import torch
 
 import envs
 from belief_rl.baselines.scripted import ScriptedPolicy, run_scripted
+from belief_rl.priors.base import from_raw_actions, to_raw_actions
 from belief_rl.priors.demos import DemoError, Demonstrations
+
+
+class NoisyExpert(ScriptedPolicy):
+    """A scripted expert made stochastic: Gaussian noise of std ``noise`` on its pre-squash action.
+
+    ``atanh`` of the action rescaled to [-1, 1] is the space the priors model, so the
+    expert becomes a squashed-Gaussian policy around its own action, like a trained
+    SAC-style expert. Deterministic experts give demonstrations without action noise,
+    which leaves a prior with (near-)zero variance at the demonstrated states.
+    """
+
+    def __init__(self, expert: ScriptedPolicy, space: gym.spaces.Box, noise: float, seed: int) -> None:
+        self.expert = expert
+        self.uses_task = expert.uses_task
+        self.noise = noise
+        self.low, self.high = (torch.as_tensor(b, dtype=torch.float64) for b in (space.low, space.high))
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, obs: np.ndarray, info: dict) -> None:
+        self.expert.reset(obs, info)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        action = torch.as_tensor(np.asarray(self.expert.act(obs), dtype=np.float64))
+        raw = to_raw_actions(action, self.low, self.high)
+        raw = raw + self.noise * torch.as_tensor(self.rng.standard_normal(raw.shape))
+        return from_raw_actions(raw, self.low, self.high).numpy().astype(np.float32)
+
+    def observe(self, obs: np.ndarray, reward: np.ndarray, done: np.ndarray, info: dict) -> None:
+        self.expert.observe(obs, reward, done, info)
 
 
 def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], ScriptedPolicy]]:
@@ -36,10 +66,16 @@ def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], 
     return {}
 
 
-def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 0) -> Demonstrations:
-    """``episodes`` meta-episodes of ``policy`` (``oracle``, ``scripted`` or a run directory) on ``env_id``."""
+def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 0,
+                           action_noise: float = 0.0) -> Demonstrations:
+    """``episodes`` meta-episodes of ``policy`` (``oracle``, ``scripted`` or a run directory) on ``env_id``.
+
+    ``action_noise`` > 0 makes a scripted expert a :class:`NoisyExpert` (a run's agent samples its own policy).
+    """
     if episodes < 1:
         raise DemoError(f"--episodes must be positive, got {episodes}")
+    if not (np.isfinite(action_noise) and action_noise >= 0):
+        raise DemoError(f"--action-noise must be >= 0, got {action_noise}")
     experts = scripted_experts(env_id)
     if policy not in experts and not Path(policy).is_dir():
         choices = ", ".join([*experts, "RUN_DIR"])
@@ -47,7 +83,12 @@ def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 
     env = envs.make_vector_env(env_id, episodes)
     try:
         if policy in experts:
-            steps = _record_scripted(experts[policy](env), env, seed)
+            expert = experts[policy](env)
+            if action_noise > 0:
+                expert = NoisyExpert(expert, env.single_action_space, action_noise, seed)
+            steps = _record_scripted(expert, env, seed)
+        elif action_noise > 0:
+            raise DemoError("--action-noise applies to scripted experts; a run's agent samples its own policy")
         else:
             steps = _record_agent(Path(policy), env_id, env, seed)
     finally:

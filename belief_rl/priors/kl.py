@@ -11,7 +11,7 @@ up when a parametric prior's σ0 collapses.
 from __future__ import annotations
 
 import torch
-from torch.distributions import Distribution, Independent, kl_divergence
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from belief_rl.algorithms.regularizers import PolicyRegularizer
 from belief_rl.priors.base import BehaviorPrior, PriorError
@@ -27,8 +27,10 @@ def gaussian_kl(mean: torch.Tensor, std: torch.Tensor, prior_mean: torch.Tensor,
 class KLPriorRegularizer(PolicyRegularizer):
     """Penalty ``KL(π(·|s) ‖ π0(·|s))`` with α tuned (if enabled) so the KL stays near ``target_kl``.
 
-    The prior reads the environment observation at each step; its predictions
-    carry no gradient (π0 is fixed while the agent learns).
+    The prior reads the environment observation at each step. It is fixed while
+    the agent learns, so its prediction (mean and std, the penalty's context) is
+    computed once per stored step rather than at every gradient step: for a GP
+    prior that prediction is the costly part.
     """
 
     def __init__(self, prior: BehaviorPrior, target_kl: float = 1.0) -> None:
@@ -36,23 +38,26 @@ class KLPriorRegularizer(PolicyRegularizer):
             raise ValueError(f"target_kl must be positive, got {target_kl}")
         self.prior = prior.eval().requires_grad_(False)
         self.target = float(target_kl)
-        # The learner asks twice per gradient step (soft value, actor loss) about the same observations;
-        # a GP prediction is the costly part, so the last one is kept.
-        self._cached: tuple[torch.Tensor, Independent] | None = None
 
-    def prior_distribution(self, observation: torch.Tensor) -> Independent:
-        """π0(·|observation), reused when asked again about the very same tensor."""
-        if self._cached is None or self._cached[0] is not observation:
-            with torch.no_grad():
-                self._cached = (observation, self.prior(observation))
-        return self._cached[1]
+    def context(self, observation: torch.Tensor) -> torch.Tensor:
+        """π0's mean and std at each state, ``[..., 2 * action_dim]``."""
+        with torch.no_grad():
+            prior = self.prior(observation)
+        return torch.cat([prior.mean, prior.stddev], dim=-1)
+
+    def prior_distribution(self, context: torch.Tensor) -> Independent:
+        """π0(·|s) rebuilt from a :meth:`context`."""
+        mean, std = context.chunk(2, dim=-1)
+        return Independent(Normal(mean, std), 1)
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                observation: torch.Tensor) -> torch.Tensor:
+                context: torch.Tensor | None) -> torch.Tensor:
         base = getattr(dist, "base", None)
         if not isinstance(base, Independent):
             raise PriorError("a KL to a behavioral prior needs a squashed Gaussian policy (off-policy learner)")
         if base.event_shape[-1] != self.prior.action_dim:
             raise PriorError(f"prior has {self.prior.action_dim} action dimensions, the policy "
                              f"{base.event_shape[-1]}")
-        return kl_divergence(base, self.prior_distribution(observation))
+        if context is None:
+            raise ValueError("a KL penalty needs the prior's context of the states (KLPriorRegularizer.context)")
+        return kl_divergence(base, self.prior_distribution(context))
