@@ -100,9 +100,13 @@ class SVG0:
         metrics["replay_size"] = float(self.replay.size)
         return metrics
 
+    def _context(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """The regularizer's per-step context of agent inputs ``[..., D]`` (None if it needs none)."""
+        return self.regularizer.context(self.agent.env_observation(inputs))
+
     def _replay_extras(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """What replay stores besides the rollout: the regularizer's per-step context, if it has one."""
-        context = self.regularizer.context(self.agent.env_observation(inputs))
+        context = self._context(inputs)
         return {} if context is None else {"regularizer_context": context}
 
     def gradient_step(self, batch: SequenceBatch, behaviour_log_probs: torch.Tensor, rewards: torch.Tensor,
@@ -114,7 +118,7 @@ class SVG0:
         cfg, agent = self.config, self.agent
         alpha = self.log_alpha.exp().detach()
         if context is None:
-            context = self.regularizer.context(agent.env_observation(batch.inputs))
+            context = self._context(batch.inputs)
         out = agent.sequence_features(batch, with_aux=True)
         actor_features = out.features.detach()
         dist = agent.action_head(actor_features)
@@ -179,5 +183,4 @@ class SVG0:
         self.target_agent.load_state_dict(state["target_agent"])
         self.replay.load_state_dict(state["replay"])
         if "regularizer_context" not in self.replay.fields:  # a replay saved before contexts were stored
-            self.replay.add_field("regularizer_context",
-                                  lambda inputs: self.regularizer.context(self.agent.env_observation(inputs)))
+            self.replay.add_field("regularizer_context", self._context)
