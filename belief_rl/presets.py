@@ -20,9 +20,9 @@ _BELIEF = {"policy_head": "componentwise", "policy_hidden": (32, 32)}
 # Off-policy SVG(0) on the continuous-control envs: 16 meta-episodes per iteration, 16 gradient
 # steps on 16 replayed meta-episodes each. Settled on Semicircle-v0 and NumPad-2x2 with short runs
 # (seed 0, ~0.6 M steps each, see README): a replay ratio of 16 roughly doubles the return at equal
-# environment steps over 8 (at twice the compute per step); a small starting temperature with a fast-adapting α (per-step Q
-# differences are small, one step moves 0.1, so α = 0.1 keeps the policy near uniform for
-# hundreds of thousands of steps); γ = 0.9, because finding the goal pays within the episode
+# environment steps over 8 (at twice the compute per step); a small starting temperature with a
+# fast-adapting α (per-step Q differences are small, one step moves 0.1, so α = 0.1 keeps the
+# policy near uniform for hundreds of thousands of steps); γ = 0.9, because finding the goal pays within the episode
 # and what carries over to later episodes is the belief, not a long-horizon value (γ = 0.95
 # and 0.99 learned more slowly); τ = 0.02 (0.005 propagated values too slowly).
 _SVG0 = {"num_envs": 16, "batch_size": 16, "updates_per_rollout": 16, "actor_lr": 1e-3, "critic_lr": 1e-3,
@@ -55,7 +55,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset_for_env(env_id: str) -> str:
     """The benchmark preset of an environment family."""
     name = env_id.removeprefix("belief_rl/")
-    for prefix, preset in (("Semicircle-FixedGoal", "semicircle-fixed-goal"), ("Semicircle", "semicircle"), ("NumPad", "numpad"), ("Reacher", "reacher"), ("Bandit", "full")):
+    # Longer prefixes first: Semicircle-FixedGoal before Semicircle.
+    prefixes = (("Semicircle-FixedGoal", "semicircle-fixed-goal"), ("Semicircle", "semicircle"), ("NumPad", "numpad"),
+                ("Reacher", "reacher"), ("Bandit", "full"))
+    for prefix, preset in prefixes:
         if name.startswith(prefix):
             return preset
     raise ValueError(f"no benchmark preset for {env_id!r}")
