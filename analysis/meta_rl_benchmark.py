@@ -8,7 +8,8 @@ reach fixed fractions of the explorer's return; each finished run is also
 evaluated once on ``--num-tasks`` other held-out tasks (its ``evaluation.json``). Writes ``benchmark.json`` and
 ``benchmark.png`` into ``--out``. Runs are resumable (re-running the command
 continues interrupted runs and reuses finished ones), and the summary covers
-every run of the listed agents and seeds found in ``--out``.
+every run of the listed agents and seeds found in ``--out``; an env with no
+finished runs there keeps its summary from the existing ``benchmark.json``.
 
     python analysis/meta_rl_benchmark.py --envs belief_rl/Semicircle-v0 belief_rl/NumPad-2x2-L3-v0 \\
         --agents belief aux_head rnn --seeds 0 1 2 --out results/meta_rl
@@ -35,6 +36,7 @@ from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
     machine_description,
     mean_curve,
+    merge_env_summaries,
     read_metrics,
     steps_to_reach,
     train_or_resume,
@@ -162,7 +164,8 @@ def main() -> None:
                 for agent in args.agents:
                     train_one(env_id, agent, seed, args)
     results = {"machine": machine_description(), "preset": args.preset, "overrides": args.set,
-               "envs": {env_id: summarize_env(env_id, args) for env_id in args.envs},
+               "envs": merge_env_summaries(args.out / "benchmark.json",
+                                           {env_id: summarize_env(env_id, args) for env_id in args.envs}),
                "benchmark_wall_time_s": round(time.perf_counter() - start, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "benchmark.json", json.dumps(results, indent=2).encode())

@@ -39,7 +39,8 @@ import torch  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references  # noqa: E402
-from belief_rl.experiments import machine_description, mean_curve, read_metrics, steps_to_reach  # noqa: E402
+from belief_rl.experiments import (machine_description, mean_curve, merge_env_summaries, read_metrics,  # noqa: E402
+                                   steps_to_reach)
 from belief_rl.experiments import train_or_resume  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.presets import apply_preset, preset_for_env  # noqa: E402
@@ -65,12 +66,13 @@ def prior_path(out: Path, env_id: str, kind: str) -> Path:
 def prepare(env_id: str, args: argparse.Namespace) -> dict:
     """Demonstrations, both priors, and the reference returns on the monitoring tasks."""
     demos = collect_demonstrations(env_id, "oracle", args.demo_episodes, seed=args.demo_seed,
-                                   action_noise=args.demo_noise)
+                                   action_noise=args.demo_noise, execution_noise=args.demo_execution_noise)
     demos.save(args.out / "priors" / f"{env_name(env_id)}_demos.npz")
     obs = torch.as_tensor(demos.observations)
     low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
     raw = to_raw_actions(torch.as_tensor(demos.actions), low, high)
     summary: dict = {"demonstrations": len(obs), "demo_noise": args.demo_noise,
+                     "demo_execution_noise": args.demo_execution_noise,
                      "demo_return": float(demos.episode_returns().mean()), "bc": {}}
     for kind in ("parametric", "gp"):
         start = time.perf_counter()
@@ -110,7 +112,8 @@ def train(env_id: str, method: str, seed: int, args: argparse.Namespace) -> None
 
 
 def summarize(args: argparse.Namespace) -> dict:
-    results: dict = {"machine": machine_description(), "seeds": args.seeds, "overrides": args.set, "envs": {}}
+    """Curves of the runs in ``--out``; an env without runs there keeps its entry of ``learning_curves.json``."""
+    summaries: dict[str, dict] = {}
     for env_id in args.envs:
         prepared = json.loads((args.out / f"prepared_{env_name(env_id)}.json").read_text())
         references = prepared["references"]
@@ -133,10 +136,15 @@ def summarize(args: argparse.Namespace) -> dict:
                                         "steps_to_95_percent": steps_to_reach(curve, closer),
                                         "final_mean": curve["mean"][-1], "final_stderr": curve["stderr"][-1],
                                         "wall_time_s": wall}
-        results["envs"][env_id] = entry
+        summaries[env_id] = entry if entry["methods"] else {}
+    results = {"machine": machine_description(), "seeds": args.seeds, "overrides": args.set,
+               "envs": merge_env_summaries(args.out / "learning_curves.json", summaries)}
     atomic_write_bytes(args.out / "learning_curves.json", json.dumps(results, indent=2).encode())
     plot(results, args.out / "learning_curves.png")
     for env_id, entry in results["envs"].items():
+        if not entry:
+            print(f"{env_id}: no runs")
+            continue
         print(f"{env_id}: expert {entry['expert_return']:.2f}, BC alone {entry['bc']['parametric']['mean']:.2f}")
         for method, m in entry["methods"].items():
             print(f"  {method:<10} final {m['final_mean']:.2f} ± {m['final_stderr']:.2f} ({m['num_seeds']} seeds), "
@@ -147,8 +155,8 @@ def summarize(args: argparse.Namespace) -> dict:
 
 
 def plot(results: dict, path: Path) -> None:
-    envs = list(results["envs"])
-    fig, axes = plt.subplots(1, len(envs), figsize=(7 * len(envs), 4.5), squeeze=False)
+    envs = [env_id for env_id, entry in results["envs"].items() if entry]
+    fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(7 * max(len(envs), 1), 4.5), squeeze=False)
     for ax, env_id in zip(axes[0], envs):
         entry = results["envs"][env_id]
         for method, m in entry["methods"].items():
@@ -180,6 +188,9 @@ def main() -> None:
     parser.add_argument("--demo-seed", type=int, default=12345)
     parser.add_argument("--demo-noise", type=float, default=0.1,
                         help="the oracle's pre-squash action noise (a stochastic expert; 0: deterministic)")
+    parser.add_argument("--demo-execution-noise", type=float, default=0.0,
+                        help="noise on the oracle's executed action, its own action recorded (DART-style "
+                             "demonstrations that show recoveries; in action half-widths)")
     parser.add_argument("--gp-iterations", type=int, default=100)
     parser.add_argument("--eval-tasks", type=int, default=100, help="tasks for the BC and reference lines")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every run")

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--seed", type=int, default=0)
     collect.add_argument("--action-noise", type=float, default=0.0,
                          help="std of Gaussian noise on a scripted expert's pre-squash action (a stochastic expert)")
+    collect.add_argument("--execution-noise", type=float, default=0.0,
+                         help="std (in action half-widths) of noise on the executed action; the expert's own "
+                              "action is recorded (DART-style demonstrations that show recoveries)")
     collect.add_argument("--output", type=Path, required=True)
 
     prior = commands.add_parser("prior", help="behavioral priors").add_subparsers(
@@ -237,7 +240,8 @@ def _demos(args: argparse.Namespace) -> int:
     from belief_rl.priors.collect import collect_demonstrations
 
     envs.env_spec_kwargs(args.env)
-    demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed, args.action_noise)
+    demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed, args.action_noise,
+                                   args.execution_noise)
     demos.save(args.output)
     returns = demos.episode_returns()
     print(f"wrote {args.output}: {len(demos.observations):,} transitions, {demos.num_episodes} episodes, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import platform
 from pathlib import Path
@@ -62,3 +63,14 @@ def machine_description() -> str:
     """CPU architecture, core count, torch version and threads, for result files."""
     return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads")
+
+
+def merge_env_summaries(previous_path: Path, summaries: dict[str, dict]) -> dict[str, dict]:
+    """``summaries`` laid over the ``"envs"`` of the JSON at ``previous_path``: an empty summary keeps the old one.
+
+    Run directories are not committed, so summarizing one env's runs must not erase another env's results.
+    """
+    previous = json.loads(previous_path.read_text())["envs"] if previous_path.exists() else {}
+    merged = {env_id: summary for env_id, summary in previous.items() if summary}
+    merged.update({env_id: summary for env_id, summary in summaries.items() if summary or env_id not in merged})
+    return merged

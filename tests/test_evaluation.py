@@ -68,3 +68,13 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     assert curve["num_seeds"] == 2 and curve["steps"] == [320.0, 640.0, 960.0, 1280.0]
     assert np.isfinite(curve["mean"]).all() and np.isfinite(curve["stderr"]).all()
     assert (out / "benchmark.png").stat().st_size > 10_000
+
+    # Summarizing another env (no runs here) keeps this env's summary: run directories are not committed.
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-v0",
+         "--agents", "belief", "--seeds", "0", "--out", str(out), "--summary-only"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    envs = json.loads((out / "benchmark.json").read_text())["envs"]
+    assert envs["belief_rl/Semicircle-Small-v0"]["agents"]["belief"]["curve"] == curve
+    assert envs["belief_rl/Semicircle-v0"] == {}

@@ -53,6 +53,25 @@ def test_noisy_expert_adds_gaussian_noise_to_the_pre_squash_action():
         collect_demonstrations(ENV, "oracle", episodes=1, action_noise=-1.0)
 
 
+def test_execution_noise_records_the_expert_action_at_the_perturbed_states():
+    fixed_goal = "belief_rl/Semicircle-FixedGoal-v0"
+    clean = collect_demonstrations(fixed_goal, "oracle", episodes=2, seed=3)
+    demos = collect_demonstrations(fixed_goal, "oracle", episodes=2, seed=3, execution_noise=0.5)
+    angle = 2 * np.pi / 3
+    goal = np.array([np.cos(angle), np.sin(angle)])
+    # The label is the oracle's own action at every recorded state: clip(goal - position, ±max_step).
+    np.testing.assert_allclose(demos.actions, np.clip(goal - demos.observations, -0.1, 0.1), atol=1e-6)
+    # ...but the executed action was perturbed: the next state is not state + label, and the states spread.
+    inside = ~demos.episode_starts[1:]
+    moved = (demos.observations[1:] - demos.observations[:-1])[inside]
+    assert np.abs(moved - demos.actions[:-1][inside]).mean() > 0.02
+    assert demos.observations.std(0).sum() > clean.observations.std(0).sum()
+    again = collect_demonstrations(fixed_goal, "oracle", episodes=2, seed=3, execution_noise=0.5)
+    np.testing.assert_array_equal(demos.observations, again.observations)  # seeded
+    with pytest.raises(DemoError, match="execution-noise"):
+        collect_demonstrations(ENV, "oracle", episodes=1, execution_noise=float("nan"))
+
+
 @pytest.mark.slow
 def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
     demos_path, gp_path, bc_path = tmp_path / "demos.npz", tmp_path / "gp.pt", tmp_path / "bc.pt"
@@ -84,6 +103,8 @@ def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
      "unknown demonstration policy 'nobody'"),
     (["demos", "collect", "--env", ENV, "--policy", "oracle", "--episodes", 0, "--output", "{tmp}/d.npz"],
      "--episodes must be positive"),
+    (["demos", "collect", "--env", ENV, "--policy", "oracle", "--episodes", 2, "--execution-noise", -0.5,
+      "--output", "{tmp}/d.npz"], "--execution-noise must be >= 0"),
     (["demos", "collect", "--env", "belief_rl/Nope-v0", "--policy", "oracle", "--episodes", 2,
       "--output", "{tmp}/d.npz"], "Nope"),
     (["prior", "fit", "{tmp}/missing.npz", "--kind", "gp", "--output", "{tmp}/p.pt"], "no demonstration file"),

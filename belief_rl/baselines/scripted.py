@@ -44,12 +44,15 @@ StepCallback = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
 def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int,
-                 on_step: StepCallback | None = None) -> np.ndarray:
+                 on_step: StepCallback | None = None,
+                 perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Play one meta-episode per sub-env of ``env`` (reset with ``seed``); returns ``[num_envs]`` returns.
 
     Explorers are handed an info without ``"task"``, so a leak is an error, not a silent cheat.
     ``on_step(obs, action, reward, episode_start)`` sees every step (e.g. to record demonstrations);
-    ``episode_start`` is True where ``obs`` begins an episode of the meta-episode.
+    ``episode_start`` is True where ``obs`` begins an episode of the meta-episode. ``perturb(action)``,
+    if given, is the action executed instead of the policy's, while ``on_step`` still sees the policy's
+    own: the expert labels the states a perturbed run of it visits (DART-style demonstrations).
     """
     obs, info = env.reset(seed=seed)
     policy.reset(obs, _visible(info, policy))
@@ -58,7 +61,7 @@ def run_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int,
     for _ in range(_MAX_STEPS):
         action = policy.act(obs)
         previous_obs = obs
-        obs, reward, terminated, truncated, info = env.step(action)
+        obs, reward, terminated, truncated, info = env.step(action if perturb is None else perturb(action))
         if on_step is not None:
             on_step(previous_obs, action, reward, starts)
         starts = np.asarray(info.get("boundary", np.zeros(env.num_envs, dtype=bool)), dtype=bool)

@@ -67,15 +67,20 @@ def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], 
 
 
 def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 0,
-                           action_noise: float = 0.0) -> Demonstrations:
+                           action_noise: float = 0.0, execution_noise: float = 0.0) -> Demonstrations:
     """``episodes`` meta-episodes of ``policy`` (``oracle``, ``scripted`` or a run directory) on ``env_id``.
 
     ``action_noise`` > 0 makes a scripted expert a :class:`NoisyExpert` (a run's agent samples its own policy).
+    ``execution_noise`` > 0 executes the scripted expert's action plus Gaussian noise of that std (in units
+    of the action box's half-width, clipped to the box) but records the expert's own action, so that the
+    demonstrations also show how the expert recovers from states off its own path (DART-style).
+    The recorded rewards are those of the perturbed run.
     """
     if episodes < 1:
         raise DemoError(f"--episodes must be positive, got {episodes}")
-    if not (np.isfinite(action_noise) and action_noise >= 0):
-        raise DemoError(f"--action-noise must be >= 0, got {action_noise}")
+    for flag, value in (("--action-noise", action_noise), ("--execution-noise", execution_noise)):
+        if not (np.isfinite(value) and value >= 0):
+            raise DemoError(f"{flag} must be >= 0, got {value}")
     experts = scripted_experts(env_id)
     if policy not in experts and not Path(policy).is_dir():
         choices = ", ".join([*experts, "RUN_DIR"])
@@ -86,9 +91,11 @@ def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 
             expert = experts[policy](env)
             if action_noise > 0:
                 expert = NoisyExpert(expert, env.single_action_space, action_noise, seed)
-            steps = _record_scripted(expert, env, seed)
-        elif action_noise > 0:
-            raise DemoError("--action-noise applies to scripted experts; a run's agent samples its own policy")
+            perturb = _execution_perturbation(env.single_action_space, execution_noise, seed)
+            steps = _record_scripted(expert, env, seed, perturb)
+        elif action_noise > 0 or execution_noise > 0:
+            raise DemoError("--action-noise and --execution-noise apply to scripted experts; "
+                            "a run's agent samples its own policy")
         else:
             steps = _record_agent(Path(policy), env_id, env, seed)
     finally:
@@ -102,14 +109,31 @@ def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 
                           action_low=space_act.low, action_high=space_act.high)
 
 
-def _record_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int) -> tuple[list, ...]:
+def _execution_perturbation(space: gym.spaces.Box, noise: float,
+                            seed: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``action -> clip(action + noise·half_width·ε)`` with its own seeded stream, or None for no noise."""
+    if noise == 0:
+        return None
+    # A stream apart from NoisyExpert's (seeded with ``seed``), so the two noises are independent.
+    rng = np.random.default_rng([seed, 1])
+    half_width = (space.high - space.low) / 2
+
+    def perturb(action: np.ndarray) -> np.ndarray:
+        noisy = action + noise * half_width * rng.standard_normal(action.shape)
+        return np.clip(noisy, space.low, space.high).astype(space.dtype)
+
+    return perturb
+
+
+def _record_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: int,
+                     perturb: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[list, ...]:
     record: tuple[list, ...] = ([], [], [], [])
 
     def on_step(obs: np.ndarray, action: np.ndarray, reward: np.ndarray, start: np.ndarray) -> None:
         for store, value in zip(record, (obs, action, reward, start)):
             store.append(np.array(value))
 
-    run_scripted(policy, env, seed, on_step)
+    run_scripted(policy, env, seed, on_step, perturb)
     return record
 
 
