@@ -116,6 +116,11 @@ class SVGConfig:
     # with α tuned (if auto_alpha) to hold the KL near target_kl.
     prior: str = ""
     target_kl: float = 1.0
+    # Whether α·penalty enters the soft Bellman target (soft Q-learning, SAC's default) or only the actor
+    # loss. With a prior and a sparse reward, a penalty in the target makes states where the prior is
+    # confident look costly (the policy's KL is largest there), which can drive the agent off the
+    # demonstrated states before it has seen a reward.
+    penalty_in_target: bool = True
 
     def __post_init__(self) -> None:
         _require(self.target_kl > 0, f"target_kl must be positive, got {self.target_kl}")

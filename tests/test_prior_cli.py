@@ -59,8 +59,11 @@ def test_execution_noise_records_the_expert_action_at_the_perturbed_states():
     demos = collect_demonstrations(fixed_goal, "oracle", episodes=2, seed=3, execution_noise=0.5)
     angle = 2 * np.pi / 3
     goal = np.array([np.cos(angle), np.sin(angle)])
-    # The label is the oracle's own action at every recorded state: clip(goal - position, ±max_step).
-    np.testing.assert_allclose(demos.actions, np.clip(goal - demos.observations, -0.1, 0.1), atol=1e-6)
+    # The label is the (straight-steering) oracle's own action at every recorded state: the displacement to
+    # the goal scaled so that its larger component is at most max_step.
+    displacement = goal - demos.observations
+    scale = np.minimum(1.0, 0.1 / np.abs(displacement).max(1, keepdims=True))
+    np.testing.assert_allclose(demos.actions, displacement * scale, atol=1e-6)
     # ...but the executed action was perturbed: the next state is not state + label, and the states spread.
     inside = ~demos.episode_starts[1:]
     moved = (demos.observations[1:] - demos.observations[:-1])[inside]

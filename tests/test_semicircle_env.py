@@ -21,6 +21,7 @@ from belief_rl.baselines.semicircle import (
     PointController,
     SemicircleExplorer,
     SemicircleOracle,
+    StraightController,
     semicircle_reference_returns,
 )
 from envs.semicircle import (
@@ -455,3 +456,25 @@ def test_reference_returns() -> None:
     assert isinstance(SemicircleOracle().controller, PointController)
     with pytest.raises(ValueError):
         semicircle_reference_returns("belief_rl/Semicircle-Small-v0", num_tasks=0, seed=0)
+
+
+def test_straight_controller_heads_at_the_target_and_arrives_with_the_clipped_one() -> None:
+    rng = np.random.default_rng(0)
+    start, target = rng.uniform(-1, 1, (200, 2)), rng.uniform(-1, 1, (200, 2))
+    straight, clipped = StraightController(0.1), PointController(0.1)
+    action = straight.action(start, target)
+    displacement = target - start
+    # Parallel to the displacement, the larger component at full speed (or the whole way when within reach).
+    np.testing.assert_allclose(action[:, 0] * displacement[:, 1], action[:, 1] * displacement[:, 0], atol=1e-6)
+    reach = np.abs(displacement).max(1)
+    np.testing.assert_allclose(np.abs(action).max(1), np.minimum(reach, 0.1), rtol=1e-5)
+    # Same number of steps to the target as clipping each axis.
+    steps = {}
+    for name, controller in (("straight", straight), ("clipped", clipped)):
+        pos, count = start.copy(), np.zeros(200, dtype=int)
+        for _ in range(30):
+            moving = np.abs(target - pos).max(1) > 1e-6
+            count += moving
+            pos = pos + controller.action(pos, target)
+        steps[name] = count
+    np.testing.assert_array_equal(steps["straight"], steps["clipped"])

@@ -110,6 +110,22 @@ def test_gradient_step_trains_the_right_modules(kind):
         assert "task_nll" in metrics
 
 
+@pytest.mark.parametrize("penalty_in_target", [True, False])
+def test_the_penalty_enters_the_bellman_target_only_when_asked(penalty_in_target):
+    def target_mean(alpha: float) -> float:
+        torch.manual_seed(0)
+        agent, env = small_agent(kind="rnn")
+        learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, init_alpha=alpha,
+                                        penalty_in_target=penalty_in_target))
+        rollout = collect_rollout(env, agent, seed=0)
+        return learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)["target_mean"]
+
+    if penalty_in_target:  # soft targets: α scales the penalty added to every bootstrapped value
+        assert abs(target_mean(10.0) - target_mean(0.1)) > 0.1
+    else:  # the critic learns the plain return, whatever α
+        assert target_mean(10.0) == target_mean(0.1)
+
+
 def test_belief_network_gets_no_rl_gradient():
     """Without auxiliary losses the belief network must not move: RL losses stop at the belief."""
     agent, env = small_agent(kind="belief", task_loss_coef=0.0, ib_beta=0.0)

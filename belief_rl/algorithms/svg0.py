@@ -131,8 +131,9 @@ class SVG0:
             else:
                 target_features = actor_features
             next_action, next_log_prob = dist.rsample_with_log_prob()
-            penalty = self.regularizer.penalty(dist, next_action, next_log_prob, context)
-            values = self.target_agent.q_values(target_features, next_action).min(-1).values - alpha * penalty
+            values = self.target_agent.q_values(target_features, next_action).min(-1).values
+            if cfg.penalty_in_target:
+                values = values - alpha * self.regularizer.penalty(dist, next_action, next_log_prob, context)
             q_taken = self.target_agent.q_values(target_features, batch.actions).min(-1).values
             log_rhos = dist.log_prob(batch.actions) - behaviour_log_probs
             discounts = cfg.gamma * (1.0 - dones.float())

@@ -54,8 +54,17 @@ def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], 
     """The scripted policies that can demonstrate ``env_id``: ``{"oracle": ..., "scripted": ...}`` or ``{}``."""
     name = env_id.removeprefix("belief_rl/")
     if name.startswith("Semicircle"):
-        from belief_rl.baselines.semicircle import SemicircleExplorer, SemicircleOracle
-        return {"oracle": SemicircleOracle.for_env, "scripted": SemicircleExplorer.for_env}
+        from belief_rl.baselines.semicircle import (PointController, SemicircleExplorer, SemicircleOracle,
+                                                    StraightController)
+
+        def oracle(env: gym.vector.VectorEnv) -> ScriptedPolicy:
+            # On the point envs the oracle steers straight (see StraightController): a smooth field to imitate.
+            policy = SemicircleOracle.for_env(env)
+            if type(policy.controller) is PointController:
+                policy.controller = StraightController(policy.controller.speed)
+            return policy
+
+        return {"oracle": oracle, "scripted": SemicircleExplorer.for_env}
     if name.startswith("NumPad"):
         from belief_rl.baselines.numpad import NumPadExplorer, NumPadOracle
         return {"oracle": NumPadOracle.for_env, "scripted": NumPadExplorer.for_env}
