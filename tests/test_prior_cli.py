@@ -132,7 +132,7 @@ def test_prior_for_another_env_is_rejected_before_training(tmp_path, capsys):
     assert_one_line_error(code, err, "was fit on 'belief_rl/Semicircle-Small-v0'")
 
 
-def test_prior_learning_curves_script_writes_curves_for_every_method(tmp_path):
+def test_prior_learning_curves_script_writes_curves_for_every_method_and_keeps_other_envs(tmp_path):
     import json
     import subprocess
     import sys
@@ -143,18 +143,30 @@ def test_prior_learning_curves_script_writes_curves_for_every_method(tmp_path):
     small = ["total_steps=320", "eval_every=1", "eval_tasks=8", "num_threads=1", "svg0.num_envs=8",
              "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
              "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    script = [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--seeds", "0", "1", "--out", str(out)]
     completed = subprocess.run(
-        [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--envs", ENV, "--seeds", "0", "1",
-         "--demo-episodes", "4", "--gp-iterations", "5", "--eval-tasks", "16", "--no-progress", "--out", str(out),
-         "--set", *small], capture_output=True, text=True, timeout=300, cwd=root)
+        [*script, "--envs", ENV, "--demo-episodes", "4", "--demo-execution-noise", "0.3", "--gp-iterations", "5",
+         "--eval-tasks", "16", "--no-progress", "--set", *small], capture_output=True, text=True, timeout=300, cwd=root)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    entry = json.loads((out / "learning_curves.json").read_text())["envs"][ENV]
+    results = json.loads((out / "learning_curves.json").read_text())
+    entry = results["envs"][ENV]
+    assert entry["demo_execution_noise"] == 0.3 and entry["demonstrations"] == 4 * 40
     assert set(entry["methods"]) == {"entropy", "parametric", "gp"}
     assert entry["expert_return"] == entry["references"]["oracle"]["mean"]
     assert all(m["num_seeds"] == 2 and np.isfinite(m["curve"]["mean"]).all() for m in entry["methods"].values())
     gp_config = json.loads((out / "runs" / "Semicircle-Small-v0" / "gp_seed0" / "config.json").read_text())
     assert gp_config["svg0"]["prior"].endswith("Semicircle-Small-v0_gp.pt")
     assert np.isfinite(entry["bc"]["parametric"]["mean"]) and (out / "learning_curves.png").stat().st_size > 10_000
+
+    # Summarizing an env whose runs are elsewhere (e.g. a previous session's) keeps its committed entry.
+    results["envs"] = {"belief_rl/Other-v0": entry}
+    (out / "learning_curves.json").write_text(json.dumps(results))
+    (out / "prepared_Other-v0.json").write_text((out / "prepared_Semicircle-Small-v0.json").read_text())
+    completed = subprocess.run([*script, "--envs", "belief_rl/Other-v0", ENV, "--phase", "summarize"],
+                               capture_output=True, text=True, timeout=300, cwd=root)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    envs = json.loads((out / "learning_curves.json").read_text())["envs"]
+    assert envs["belief_rl/Other-v0"] == entry and envs[ENV]["methods"]
 
 
 def test_demonstrations_from_a_trained_run_record_its_rollout(tmp_path, capsys):

@@ -231,42 +231,6 @@ def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tm
     assert (out / "prior_pathology.png").stat().st_size > 10_000
 
 
-def test_prior_learning_curves_script_trains_every_method_and_keeps_other_envs(tmp_path):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "priors"
-    small = ["total_steps=320", "eval_every=1", "eval_tasks=4", "num_threads=1", "svg0.num_envs=4",
-             "svg0.warmup_episodes=4", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
-             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
-    script = [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--seeds", "0", "--out", str(out)]
-    completed = subprocess.run(
-        [*script, "--envs", "belief_rl/Semicircle-Small-v0", "--demo-episodes", "2", "--demo-execution-noise", "0.3",
-         "--gp-iterations", "5", "--eval-tasks", "4", "--no-progress", "--set", *small],
-        capture_output=True, text=True, timeout=300, cwd=root)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    results = json.loads((out / "learning_curves.json").read_text())
-    entry = results["envs"]["belief_rl/Semicircle-Small-v0"]
-    assert entry["demo_execution_noise"] == 0.3 and entry["demonstrations"] == 2 * 40
-    assert set(entry["methods"]) == {"entropy", "parametric", "gp"}
-    for method in entry["methods"].values():
-        assert method["curve"]["steps"] == [160.0, 320.0]  # 4 meta-episodes of 40 steps per iteration
-    assert (out / "learning_curves.png").stat().st_size > 10_000
-
-    # Summarizing an env whose runs are elsewhere (e.g. a previous session's) keeps its committed entry.
-    results["envs"] = {"belief_rl/Other-v0": entry}
-    (out / "learning_curves.json").write_text(json.dumps(results))
-    (out / "prepared_Other-v0.json").write_text((out / "prepared_Semicircle-Small-v0.json").read_text())
-    completed = subprocess.run([*script, "--envs", "belief_rl/Other-v0", "belief_rl/Semicircle-Small-v0",
-                                "--phase", "summarize"], capture_output=True, text=True, timeout=300, cwd=root)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    envs = json.loads((out / "learning_curves.json").read_text())["envs"]
-    assert envs["belief_rl/Other-v0"] == entry and envs["belief_rl/Semicircle-Small-v0"]["methods"]
-
-
 def test_the_prior_is_evaluated_once_per_collected_step_and_stored_in_replay():
     agent, env = small_agent("rnn")
     obs_dim = env.single_observation_space.shape[0]
