@@ -26,6 +26,10 @@ _REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
     # One fixed goal (θ = 2π/3) instead of a task distribution: the single-task Semicircle of the
     # behavioral-prior study (a sparse reward an expert's demonstrations fully determine).
     "belief_rl/Semicircle-FixedGoal-v0": (_SEMICIRCLE, {"goal_angle": 2.0943951023931953}),
+    # The same goal direction, farther (1.4 of the arena's 1.5) and smaller (radius 0.1): hard to find by
+    # undirected exploration, so demonstrations have something to add.
+    "belief_rl/Semicircle-FixedGoal-Far-v0": (_SEMICIRCLE, {"goal_angle": 2.0943951023931953, "radius": 1.4,
+                                                            "goal_radius": 0.1}),
     # The same goals and rewards with a MuJoCo ball rolling on a plane.
     "belief_rl/SemicircleBall-v0": (_SEMICIRCLE_BALL, {}),
     "belief_rl/NumPad-v0": (_NUMPAD, {"size": 3, "length": 4}),

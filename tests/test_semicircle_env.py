@@ -35,7 +35,7 @@ from envs.tasks import GaussianTask, TaskSet, semicircle_task_set
 from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 
 SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0", "belief_rl/Semicircle-FixedGoal-v0",
-                  "belief_rl/SemicircleBall-v0"]
+                  "belief_rl/Semicircle-FixedGoal-Far-v0", "belief_rl/SemicircleBall-v0"]
 
 
 def _goal(theta: float, radius: float = 1.0) -> np.ndarray:
@@ -57,7 +57,7 @@ def test_check_env_passes(env_id: str) -> None:
         check_env(env, skip_render_check=True)
     assert [str(w.message) for w in caught] == []
     assert env.task_spec == GaussianTask(2)
-    assert env.goal_radius == 0.2
+    assert env.goal_radius == envs.env_spec_kwargs(env_id).get("goal_radius", 0.2)
     assert env.horizon == env.num_episodes * env.episode_length
     env.close()
 
@@ -271,6 +271,9 @@ def test_fixed_goal_angle_fixes_every_task(cls) -> None:
     venv = SemicircleVectorEnv(8, goal_angle=np.pi / 3)
     np.testing.assert_allclose(venv.reset(seed=0)[1]["task"], np.tile(_goal(np.pi / 3), (8, 1)))
     assert envs.env_spec_kwargs("belief_rl/Semicircle-FixedGoal-v0") == {"goal_angle": 2 * np.pi / 3}
+    far = envs.make_vector_env("belief_rl/Semicircle-FixedGoal-Far-v0", 2)
+    np.testing.assert_allclose(far.reset(seed=3)[1]["task"], np.tile(_goal(2 * np.pi / 3, 1.4), (2, 1)))
+    assert far.unwrapped.goal_radius == 0.1
     # An explicit task still wins, as for every env.
     np.testing.assert_allclose(env.reset(options={"task": _goal(0.0, 0.5)})[1]["task"], _goal(0.0, 0.5))
 
