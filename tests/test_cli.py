@@ -121,13 +121,25 @@ KILL_ARGS = ["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", st
              *SMALL, "checkpoint_every=4", "eval_every=1000"]
 
 
+def _checkpoint_update(run_dir):
+    path = run_dir / "checkpoint.pt"
+    return torch.load(path, weights_only=False)["update"] if path.exists() else 0
+
+
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
     proc = _cli_process([*KILL_ARGS, "--run-dir", killed], tmp_path)
     _wait_for_rows(killed, 6, proc)
+    # Kill with metrics rows past the last checkpoint, whatever the machine's speed: pause the run, and let it
+    # go on one row at a time while it stands exactly on a checkpoint (checkpoints are written atomically).
+    proc.send_signal(signal.SIGSTOP)
+    while len(_rows(killed)) <= _checkpoint_update(killed):
+        proc.send_signal(signal.SIGCONT)
+        _wait_for_rows(killed, len(_rows(killed)) + 1, proc)
+        proc.send_signal(signal.SIGSTOP)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    checkpoint_update = torch.load(killed / "checkpoint.pt", weights_only=False)["update"]
+    checkpoint_update = _checkpoint_update(killed)
     assert checkpoint_update % 4 == 0 and len(_rows(killed)) > checkpoint_update  # rows past the checkpoint
     assert main(["train", "--run-dir", str(killed), "--resume", "--no-progress"]) == 0
     assert main([*KILL_ARGS, "--run-dir", str(tmp_path / "straight")]) == 0
