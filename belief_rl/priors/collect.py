@@ -54,15 +54,13 @@ def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], 
     """The scripted policies that can demonstrate ``env_id``: ``{"oracle": ..., "scripted": ...}`` or ``{}``."""
     name = env_id.removeprefix("belief_rl/")
     if name.startswith("Semicircle"):
-        from belief_rl.baselines.semicircle import (PointController, SemicircleExplorer, SemicircleOracle,
-                                                    StraightController)
+        from belief_rl.baselines.semicircle import SemicircleExplorer, SemicircleOracle, StraightController
 
         def oracle(env: gym.vector.VectorEnv) -> ScriptedPolicy:
             # On the point envs the oracle steers straight (see StraightController): a smooth field to imitate.
-            policy = SemicircleOracle.for_env(env)
-            if type(policy.controller) is PointController:
-                policy.controller = StraightController(policy.controller.speed)
-            return policy
+            if hasattr(env.unwrapped, "max_step"):
+                return SemicircleOracle(StraightController(env.unwrapped.max_step))
+            return SemicircleOracle.for_env(env)
 
         return {"oracle": oracle, "scripted": SemicircleExplorer.for_env}
     if name.startswith("NumPad"):
