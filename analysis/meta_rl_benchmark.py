@@ -8,8 +8,10 @@ reach fixed fractions of the explorer's return; each finished run is also
 evaluated once on ``--num-tasks`` other held-out tasks (its ``evaluation.json``). Writes ``benchmark.json`` and
 ``benchmark.png`` into ``--out``. Runs are resumable (re-running the command
 continues interrupted runs and reuses finished ones), and the summary covers
-every run of the listed agents and seeds found in ``--out``; an env with no
-finished runs there keeps its summary from the existing ``benchmark.json``.
+every run of the listed agents and seeds found in ``--out``. Run directories are
+not committed, so an env with no finished runs there keeps its summary from the
+existing ``benchmark.json``, and so does an agent with none (its curve was
+evaluated on the same monitor tasks; "steps to reach" is recomputed over all).
 
     python analysis/meta_rl_benchmark.py --envs belief_rl/Semicircle-v0 belief_rl/NumPad-2x2-L3-v0 \\
         --agents belief aux_head rnn --seeds 0 1 2 --out results/meta_rl
@@ -34,6 +36,7 @@ from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
+    committed_env_summaries,
     machine_description,
     mean_curve,
     merge_env_summaries,
@@ -73,8 +76,11 @@ def final_evaluation(run_dir: Path, args: argparse.Namespace) -> dict:
     return evaluate_run(run_dir, args.num_tasks, eval_seed=0)
 
 
-def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
-    """Learning curves, throughput and steps-to-reach of every finished run of ``env_id`` in ``--out``."""
+def summarize_env(env_id: str, args: argparse.Namespace, previous: dict) -> dict:
+    """Learning curves, throughput and steps-to-reach of every finished run of ``env_id`` in ``--out``.
+
+    Agents of the ``previous`` summary with no finished runs in ``--out`` keep their entries.
+    """
     agents = {}
     env_kwargs: dict = {}
     eval_tasks = None
@@ -100,6 +106,8 @@ def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
             agents[agent] = {"runs": runs, "curve": curve}
     if not agents:
         return {}
+    kept = {agent: summary for agent, summary in previous.get("agents", {}).items() if agent not in agents}
+    agents = {agent: (agents | kept)[agent] for agent in sorted(agents | kept, key=_agent_order)}
     # The learning curves were evaluated on the monitor tasks; the references play the same tasks.
     references = evaluate_references(env_id, env_kwargs, eval_tasks, MONITOR_EVAL_SEED)
     # Final returns are on other held-out tasks (evaluation seed 0), so are their references.
@@ -119,6 +127,12 @@ def summarize_env(env_id: str, args: argparse.Namespace) -> dict:
     return {"agents": agents, "references": references, "curve_eval_tasks": eval_tasks,
             "curve_eval_seed": MONITOR_EVAL_SEED, "final_references": final_references,
             "final_eval_tasks": args.num_tasks, "final_eval_seed": 0}
+
+
+def _agent_order(agent: str) -> tuple[int, str]:
+    """Agents in the order of ``COLORS`` (belief, AuxHead, RNN), then any others by name."""
+    names = list(COLORS)
+    return (names.index(agent) if agent in names else len(names), agent)
 
 
 def plot(results: dict, path: Path) -> None:
@@ -163,9 +177,10 @@ def main() -> None:
             for seed in args.seeds:
                 for agent in args.agents:
                     train_one(env_id, agent, seed, args)
+    committed = committed_env_summaries(args.out / "benchmark.json")
+    summaries = {env_id: summarize_env(env_id, args, committed.get(env_id, {})) for env_id in args.envs}
     results = {"machine": machine_description(), "preset": args.preset, "overrides": args.set,
-               "envs": merge_env_summaries(args.out / "benchmark.json",
-                                           {env_id: summarize_env(env_id, args) for env_id in args.envs}),
+               "envs": merge_env_summaries(args.out / "benchmark.json", summaries),
                "benchmark_wall_time_s": round(time.perf_counter() - start, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "benchmark.json", json.dumps(results, indent=2).encode())

@@ -65,12 +65,17 @@ def machine_description() -> str:
             f"{torch.get_num_threads()} threads")
 
 
+def committed_env_summaries(path: Path) -> dict[str, dict]:
+    """The ``"envs"`` of a results JSON written earlier (empty if there is none)."""
+    return json.loads(path.read_text())["envs"] if path.exists() else {}
+
+
 def merge_env_summaries(previous_path: Path, summaries: dict[str, dict]) -> dict[str, dict]:
     """``summaries`` laid over the ``"envs"`` of the JSON at ``previous_path``: an empty summary keeps the old one.
 
     Run directories are not committed, so summarizing one env's runs must not erase another env's results.
     """
-    previous = json.loads(previous_path.read_text())["envs"] if previous_path.exists() else {}
+    previous = committed_env_summaries(previous_path)
     merged = {env_id: summary for env_id, summary in previous.items() if summary}
     merged.update({env_id: summary for env_id, summary in summaries.items() if summary or env_id not in merged})
     return merged

@@ -1,6 +1,7 @@
 """Held-out task selection, seed layout, and the bandit benchmark script end to end."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,16 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     envs = json.loads((out / "benchmark.json").read_text())["envs"]
     assert envs["belief_rl/Semicircle-Small-v0"]["agents"]["belief"]["curve"] == curve
     assert envs["belief_rl/Semicircle-v0"] == {}
+
+    # So does an agent whose runs are gone, next to an agent summarized afresh.
+    rnn_curve = summary["agents"]["rnn"]["curve"]
+    for seed in (0, 1):
+        shutil.rmtree(out / "runs" / "Semicircle-Small-v0" / f"rnn_seed{seed}")
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
+         "--agents", "belief", "rnn", "--seeds", "0", "1", "--num-tasks", "16", "--out", str(out), "--summary-only"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    agents = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]["agents"]
+    assert list(agents) == ["belief", "rnn"] and agents["rnn"]["curve"] == rnn_curve
+    assert agents["belief"]["curve"] == curve and "final" in agents["rnn"]
