@@ -131,11 +131,15 @@ def summarize(args: argparse.Namespace) -> dict:
                 continue
             curve = mean_curve(runs)
             wall = [float(read_metrics(r)[-1]["wall_time"]) for r in runs]
+            # The mean curve can hide seeds that never get there (or one seed carrying the mean).
+            per_seed = {r.name: steps_to_reach(mean_curve([r]), expert) for r in runs}
             entry["methods"][method] = {"curve": curve, "num_seeds": len(runs), "steps_to_expert": steps_to_reach(curve, expert),
+                                        "seed_steps_to_expert": per_seed,
                                         "steps_to_near_expert": steps_to_reach(curve, near_expert),
                                         "steps_to_95_percent": steps_to_reach(curve, closer),
                                         "final_mean": curve["mean"][-1], "final_stderr": curve["stderr"][-1],
                                         "wall_time_s": wall}
+        entry["overrides"] = args.set  # each env's own: envs summarized in other calls keep theirs
         summaries[env_id] = entry if entry["methods"] else {}
     results = {"machine": machine_description(), "seeds": args.seeds, "overrides": args.set,
                "envs": merge_env_summaries(args.out / "learning_curves.json", summaries)}
@@ -150,7 +154,8 @@ def summarize(args: argparse.Namespace) -> dict:
             print(f"  {method:<10} final {m['final_mean']:.2f} ± {m['final_stderr']:.2f} ({m['num_seeds']} seeds), "
                   f"steps to expert: {m['steps_to_expert']}, to 90% of expert over random "
                   f"({entry['near_expert_return']:.2f}): {m['steps_to_near_expert']}, to 95% "
-                  f"({entry['return_95_percent']:.2f}): {m['steps_to_95_percent']}")
+                  f"({entry['return_95_percent']:.2f}): {m['steps_to_95_percent']}; seeds reaching the expert: "
+                  f"{sum(v is not None for v in m.get('seed_steps_to_expert', {}).values())}/{m['num_seeds']}")
     return results
 
 

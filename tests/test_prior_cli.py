@@ -154,6 +154,8 @@ def test_prior_learning_curves_script_writes_curves_for_every_method_and_keeps_o
     assert set(entry["methods"]) == {"entropy", "parametric", "gp"}
     assert entry["expert_return"] == entry["references"]["oracle"]["mean"]
     assert all(m["num_seeds"] == 2 and np.isfinite(m["curve"]["mean"]).all() for m in entry["methods"].values())
+    assert all(set(m["seed_steps_to_expert"]) == {f"{name}_seed0", f"{name}_seed1"} for name, m in entry["methods"].items())
+    assert entry["overrides"] == small
     gp_config = json.loads((out / "runs" / "Semicircle-Small-v0" / "gp_seed0" / "config.json").read_text())
     assert gp_config["svg0"]["prior"].endswith("Semicircle-Small-v0_gp.pt")
     assert np.isfinite(entry["bc"]["parametric"]["mean"]) and (out / "learning_curves.png").stat().st_size > 10_000
