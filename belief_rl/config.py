@@ -101,6 +101,10 @@ class SVGConfig:
     replay_capacity: int = 1000  # meta-episodes kept in replay
     batch_size: int = 16  # meta-episodes per gradient step
     updates_per_rollout: int = 8  # gradient steps per iteration (the replay ratio)
+    # Further steps per iteration on the belief network's own losses alone (task NLL + bottleneck), each
+    # on a fresh replayed batch: a belief trained apart from RL can learn from replay faster than the
+    # actor-critic (belief agent without rl_grad_into_belief only).
+    belief_updates_per_rollout: int = 0
     warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
@@ -127,6 +131,8 @@ class SVGConfig:
         for name in ("num_envs", "replay_capacity", "batch_size", "updates_per_rollout"):
             _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         _require(self.warmup_episodes >= 0, f"warmup_episodes must be >= 0, got {self.warmup_episodes}")
+        _require(self.belief_updates_per_rollout >= 0,
+                 f"belief_updates_per_rollout must be >= 0, got {self.belief_updates_per_rollout}")
         _require(self.warmup_episodes <= self.replay_capacity,
                  f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity ({self.replay_capacity})")
         for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "max_grad_norm"):
@@ -170,6 +176,10 @@ class TrainConfig:
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
         _require(not self.svg0.prior or self.algorithm == "svg0",
                  "a behavioral prior (KL regularization) needs --algorithm svg0")
+        _require(not self.svg0.belief_updates_per_rollout or (self.agent.kind == "belief"
+                                                              and not self.agent.rl_grad_into_belief),
+                 "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "
+                 "(agent.rl_grad_into_belief=false)")
 
     @property
     def num_envs(self) -> int:

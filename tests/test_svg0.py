@@ -135,6 +135,39 @@ def test_belief_network_gets_no_rl_gradient():
     assert all(p.grad is None or torch.all(p.grad == 0) for p in agent.belief_net.parameters())
 
 
+def test_belief_steps_train_the_belief_network_alone_and_lower_its_task_loss():
+    torch.manual_seed(0)
+    agent, env = small_agent(kind="belief")
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4))
+    batch = collect_rollout(env, agent, seed=0).batch
+    before = {name: p.detach().clone() for name, p in agent.named_parameters()}
+    first = learner.belief_step(batch)["task_nll"]
+    changed = {name for name, p in agent.named_parameters() if not torch.equal(p, before[name])}
+    assert changed and all(name.startswith("belief_net.") for name in changed)
+    for _ in range(30):
+        last = learner.belief_step(batch)["task_nll"]
+    assert last < first - 0.1, (first, last)
+
+
+def test_update_takes_the_configured_number_of_belief_steps(monkeypatch):
+    agent, env = small_agent(kind="belief")
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, warmup_episodes=4, updates_per_rollout=1,
+                                    belief_updates_per_rollout=3))
+    calls = []
+    monkeypatch.setattr(learner, "belief_step", lambda batch: calls.append(batch.inputs.shape[1]) or {})
+    learner.update(collect_rollout(env, agent, seed=0))
+    assert calls == [4, 4, 4]
+
+
+@pytest.mark.parametrize("agent, message", [({"kind": "rnn"}, "needs the belief agent"),
+                                            ({"kind": "belief", "rl_grad_into_belief": True}, "apart from RL")])
+def test_belief_updates_need_a_belief_trained_apart_from_rl(agent, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(algorithm="svg0", agent=agent, svg0={"belief_updates_per_rollout": 4})
+    with pytest.raises(ValueError, match="must be >= 0"):
+        SVGConfig(belief_updates_per_rollout=-1)
+
+
 def test_svg0_rejects_discrete_actions():
     env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 2)
     with pytest.raises(ValueError, match="Box action space"):

@@ -189,6 +189,10 @@ class Agent(nn.Module):
         """
         return [list(self.parameters())]
 
+    def belief_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained by the auxiliary losses alone (none unless a belief network is kept apart from RL)."""
+        return []
+
     def belief(self, inputs: torch.Tensor) -> Distribution | None:
         """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task head."""
         return None

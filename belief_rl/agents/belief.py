@@ -124,11 +124,14 @@ class BeliefAgent(Agent):
                              {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()})
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
-        if self.config.rl_grad_into_belief:
+        belief_params = self.belief_parameters()
+        if not belief_params:
             return super().gradient_groups()
-        belief_params = list(self.belief_net.parameters())
         ids = {id(p) for p in belief_params}
         return [belief_params, [p for p in self.parameters() if id(p) not in ids]]
+
+    def belief_parameters(self) -> list[nn.Parameter]:
+        return [] if self.config.rl_grad_into_belief else list(self.belief_net.parameters())
 
     def belief(self, inputs: torch.Tensor) -> Distribution:
         hidden, _ = self.belief_net.core.sequence(inputs, self.initial_state(inputs.shape[1]))

@@ -15,7 +15,8 @@ gradient steps, each on a batch of whole replayed meta-episodes:
   target copy; the belief network is trained only by its own task
   log-likelihood and bottleneck on the replayed histories – valid off-policy,
   because q(task | history) does not depend on which policy produced the
-  history – so the target critic reads the online belief.
+  history – so the target critic reads the online belief. It can take further
+  steps of its own on replay (``belief_updates_per_rollout``).
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
@@ -96,9 +97,26 @@ class SVG0:
                                          data.get("regularizer_context"))
             for key, value in metrics.items():
                 totals.setdefault(key, []).append(value)
+        for _ in range(self.config.belief_updates_per_rollout):
+            self.belief_step(self.replay.sample(self.config.batch_size, generator)[0])
         metrics = {key: float(np.mean(values)) for key, values in totals.items()}
         metrics["replay_size"] = float(self.replay.size)
         return metrics
+
+    def belief_step(self, batch: SequenceBatch) -> dict[str, float]:
+        """One step of the belief network alone on its own losses over replayed sequences.
+
+        Valid on any replayed history: the task posterior does not depend on the policy that acted.
+        """
+        params = self.agent.belief_parameters()
+        if not params:
+            raise ValueError("this agent has no belief network trained apart from RL")
+        out = self.agent.sequence_features(batch, with_aux=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        sum(out.aux_losses.values(), torch.zeros(())).backward()
+        nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        self.optimizer.step()  # only the belief's parameters hold gradients, so Adam moves only them
+        return out.metrics
 
     def _context(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """The regularizer's per-step context of agent inputs ``[..., D]`` (None if it needs none)."""
