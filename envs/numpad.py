@@ -105,6 +105,20 @@ def entered_pads(positions: np.ndarray, last_pads: np.ndarray, size: int) -> tup
     return pads, (pads >= 0) & (pads != last_pads)
 
 
+def press_statistics(active_counts: np.ndarray, rewards: np.ndarray, length: int) -> dict[str, np.ndarray]:
+    """Press events per meta-episode decoded from what an agent observes, for trajectories ``[T, n]``.
+
+    ``active_counts[t]`` is the number of active pads observed before action ``t`` (the progress, since the
+    active pads are always a prefix of the sequence) and ``rewards[t]`` that action's reward. Returns
+    ``correct [length, n]``: rewarded presses of each sequence position (the last one is a completion), and
+    ``wrong_clears [n]``: presses of a wrong pad that cleared some progress.
+    """
+    counts, paid = np.asarray(active_counts), np.asarray(rewards) > 0
+    correct = np.stack([(paid & (counts == k)).sum(axis=0) for k in range(length)])
+    wrong_clears = ((counts[:-1] > 0) & (counts[1:] == 0) & ~paid[:-1]).sum(axis=0)
+    return {"correct": correct, "wrong_clears": wrong_clears}
+
+
 def apply_presses(
     tasks: np.ndarray, progress: np.ndarray, pads: np.ndarray, pressed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

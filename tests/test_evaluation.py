@@ -92,3 +92,29 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     agents = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]["agents"]
     assert list(agents) == ["belief", "rnn"] and agents["rnn"]["curve"] == rnn_curve
     assert agents["belief"]["curve"] == curve and "final" in agents["rnn"]
+
+
+def test_numpad_presses_script_counts_every_reward_as_a_press(tmp_path):
+    """Rewards come only from correct presses, so the decoded presses must add up to the return."""
+    run_dir = tmp_path / "run"
+    small = ["total_steps=4000", "eval_every=1", "eval_tasks=4", "num_threads=1", "svg0.num_envs=8",
+             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
+             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    train = subprocess.run([sys.executable, "-m", "belief_rl.cli", "train", "--env", "belief_rl/NumPad-2x2-L3-v0",
+                            "--agent", "belief", "--algorithm", "svg0", "--run-dir", str(run_dir), "--no-progress",
+                            "--set", *small], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert train.returncode == 0, train.stderr[-2000:]
+    out = tmp_path / "presses"
+    completed = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"), str(run_dir),
+                                "--num-tasks", "16", "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads((out / "numpad_presses.json").read_text())["runs"][str(run_dir)]
+    assert len(result["correct_presses_per_position"]) == 3
+    assert result["return"] > 0 and abs(sum(result["correct_presses_per_position"]) - result["return"]) < 1e-9
+    assert set(result["belief_p_true"]) == {"50", "100", "250", "499"}
+    assert all(0 <= p <= 1 for probs in result["belief_p_true"].values() for p in probs)
+    assert (out / "numpad_presses.png").stat().st_size > 10_000
+
+    missing = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"), str(tmp_path / "none"),
+                              "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr

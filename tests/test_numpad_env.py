@@ -26,6 +26,7 @@ from envs.numpad import (
     numpad_task_set,
     pad_at,
     pad_centres,
+    press_statistics,
     valid_sequences,
 )
 from envs.tasks import MultiCategoricalTask
@@ -183,6 +184,20 @@ def test_press_logic_in_env() -> None:
     assert reward == 0.0 and _active(obs) == []
     obs, reward = _visit(env, 7)  # a wrong press with nothing active changes nothing
     assert reward == 0.0 and _active(obs) == []
+
+
+def test_press_statistics_decode_what_the_agent_observed() -> None:
+    env = NumPadEnv(size=3, length=4)
+    obs, _ = env.reset(seed=0, options={"task": TASK})
+    counts, rewards = [], []
+    # first pad, a wrong pad (clears), first and second, a wrong pad (clears), the whole sequence, the first again
+    for pad in [TASK[0], 5, TASK[0], TASK[1], 5, *TASK, GAP, TASK[0]]:
+        counts.append(len(_active(obs)))
+        obs, reward = _visit(env, pad)
+        rewards.append(reward)
+    stats = press_statistics(np.array(counts)[:, None], np.array(rewards)[:, None], length=4)
+    np.testing.assert_array_equal(stats["correct"][:, 0], [4, 2, 1, 1])
+    np.testing.assert_array_equal(stats["wrong_clears"], [2])
 
 
 def test_start_pad_must_be_reentered() -> None:
