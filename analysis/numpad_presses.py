@@ -1,7 +1,7 @@
 """What trained NumPad agents press, and what a belief agent believes about the sequence.
 
 For each run directory, plays ``--num-tasks`` held-out tasks with the agent's
-stochastic policy (as ``belief-rl evaluate`` does) and counts, per meta-episode,
+stochastic policy on the tasks and with the sampling noise of ``belief-rl evaluate`` and counts, per meta-episode,
 the rewarded presses of each sequence position (the last is a completion) and
 the wrong presses that cleared progress (:func:`envs.numpad.press_statistics`).
 For agents with a task head it also reports the belief's mean probability of
@@ -27,10 +27,9 @@ import torch  # noqa: E402
 import envs  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
-from belief_rl.evaluation import held_out_kwargs  # noqa: E402
+from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
-from belief_rl.rollout import collect_rollout  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.train import load_agent  # noqa: E402
 from envs.numpad import press_statistics  # noqa: E402
@@ -48,7 +47,7 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
     agent.eval()
     env = envs.make_vector_env(config.env_id, num_tasks, **held_out_kwargs(config.env_kwargs))
     length = env.unwrapped.task_spec.length
-    rollout = collect_rollout(env, agent, evaluation_base_seed(eval_seed))
+    rollout = seeded_rollout(env, agent, evaluation_base_seed(eval_seed))
     env.close()
     observations = agent.env_observation(rollout.batch.inputs).numpy()
     active_counts = (observations[..., 4:] > 0.5).sum(-1)
@@ -66,9 +65,9 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
     return result
 
 
-def plot(results: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    labels = [f"{r['agent']} s{r['seed']}\n{r['return']:.1f}" for r in results]
+def plot(results: list[dict], names: list[str], path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5))
+    labels = [f"{name}\n{r['return']:.1f}" for name, r in zip(names, results)]
     x = np.arange(len(results))
     length = len(results[0]["correct_presses_per_position"])
     width = 0.8 / (length + 1)
@@ -77,8 +76,8 @@ def plot(results: list[dict], path: Path) -> None:
         axes[0].bar(x + k * width, [r["correct_presses_per_position"][k] for r in results], width, label=name)
     axes[0].bar(x + length * width, [r["wrong_clears"] for r in results], width, label="wrong press (clears)",
                 color="tab:gray")
-    axes[0].set(xticks=x + 0.4 - width / 2, ylabel="per meta-episode", title="presses (agent, seed, return)")
-    axes[0].set_xticklabels(labels, fontsize=8)
+    axes[0].set(xticks=x + 0.4 - width / 2, ylabel="per meta-episode", title="presses (run, return)")
+    axes[0].set_xticklabels(labels, fontsize=7, rotation=45, ha="right")
     axes[0].legend(fontsize=8)
     believers = [r for r in results if "belief_p_true" in r]
     for r in believers:
@@ -87,7 +86,7 @@ def plot(results: list[dict], path: Path) -> None:
             axes[1].plot(times, [r["belief_p_true"][str(t)][k] for t in times], marker="o",
                          color=f"C{k}", alpha=0.7, label=f"position {k + 1}" if r is believers[0] else None)
     axes[1].set(xlabel="step of the meta-episode", ylabel="belief: mean p(true pad)", ylim=(0, 1.02),
-                title="belief agents: probability of the true pad per sequence position")
+                title="agents with a task head (one line per run): p(true pad)")
     if believers:
         axes[1].legend(fontsize=8)
     save_figure(fig, path)
@@ -98,8 +97,12 @@ def main() -> None:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--num-tasks", type=int, default=200)
     parser.add_argument("--eval-seed", type=int, default=0)
+    parser.add_argument("--labels", nargs="+", help="one name per run for the plot (default: the run directory's name)")
     parser.add_argument("--out", type=Path, default=Path("results/meta_rl"))
     args = parser.parse_args()
+    names = args.labels or [run_dir.name for run_dir in args.run_dirs]
+    if len(names) != len(args.run_dirs):
+        parser.error(f"{len(names)} labels for {len(args.run_dirs)} runs")
     try:
         results = [analyse_run(run_dir, args.num_tasks, args.eval_seed) for run_dir in args.run_dirs]
     except (BeliefRLError, ValueError, FileNotFoundError) as exc:
@@ -107,7 +110,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": machine_description(), "runs": {str(d): r for d, r in zip(args.run_dirs, results)}}
     atomic_write_bytes(args.out / "numpad_presses.json", json.dumps(payload, indent=2).encode())
-    plot(results, args.out / "numpad_presses.png")
+    plot(results, names, args.out / "numpad_presses.png")
     for run_dir, r in zip(args.run_dirs, results):
         presses = ", ".join(f"{v:.1f}" for v in r["correct_presses_per_position"])
         line = f"{run_dir}: return {r['return']:.1f}; rewarded presses per position {presses}; wrong {r['wrong_clears']:.1f}"

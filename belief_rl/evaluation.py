@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch.distributions import Beta, Independent, kl_divergence
@@ -55,6 +56,14 @@ def summarize(returns: np.ndarray) -> dict[str, float]:
     return {"mean": float(returns.mean()), "stderr": float(stderr), "num_tasks": int(len(returns))}
 
 
+def seeded_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, deterministic: bool = False) -> Rollout:
+    """:func:`collect_rollout` with the agent's sampling noise seeded by ``seed`` too, so that an evaluation
+    repeats exactly; the global torch RNG (a training run's stream) is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return collect_rollout(env, agent, seed, deterministic=deterministic)
+
+
 def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
                    deterministic: bool = False, with_belief_kl: bool = False) -> AgentEvaluation:
     """Play one meta-episode on each of ``num_tasks`` held-out tasks.
@@ -67,7 +76,7 @@ def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_ta
     agent.eval()
     for seed, size in evaluation_seeds(eval_seed, num_tasks, CHUNK_SIZE):
         env = envs.make_vector_env(env_id, size, **held_out_kwargs(env_kwargs))
-        rollout = collect_rollout(env, agent, seed, deterministic=deterministic)
+        rollout = seeded_rollout(env, agent, seed, deterministic)
         returns.append(rollout.returns())
         kl = bandit_belief_kl(agent, rollout) if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask) else None
         if kl is not None:  # agents without a task head have no belief to score

@@ -168,6 +168,18 @@ def test_belief_updates_need_a_belief_trained_apart_from_rl(agent, message):
         SVGConfig(belief_updates_per_rollout=-1)
 
 
+def test_a_stochastic_evaluation_repeats_exactly_and_leaves_the_global_rng_alone():
+    agent, _ = small_agent(kind="belief")
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = evaluate_agent(agent, ENV, {}, num_tasks=32, eval_seed=3).returns
+    assert torch.equal(torch.get_rng_state(), state)
+    second = evaluate_agent(agent, ENV, {}, num_tasks=32, eval_seed=3).returns
+    other = evaluate_agent(agent, ENV, {}, num_tasks=32, eval_seed=4).returns
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
 def test_svg0_rejects_discrete_actions():
     env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 2)
     with pytest.raises(ValueError, match="Box action space"):

@@ -145,7 +145,7 @@ def _record_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: in
 
 
 def _record_agent(run_dir: Path, env_id: str, env: gym.vector.VectorEnv, seed: int) -> tuple[np.ndarray, ...]:
-    from belief_rl.rollout import collect_rollout
+    from belief_rl.evaluation import seeded_rollout
     from belief_rl.train import load_agent
 
     agent, config, _ = load_agent(run_dir)
@@ -153,9 +153,7 @@ def _record_agent(run_dir: Path, env_id: str, env: gym.vector.VectorEnv, seed: i
         raise DemoError(f"run {run_dir} was trained on {config.env_id!r}, not {env_id!r}")
     if not isinstance(env.single_action_space, gym.spaces.Box):
         raise DemoError("demonstrations need a continuous (Box) action space")
-    with torch.random.fork_rng():  # the policy's sampling noise is seeded without touching the caller's RNG
-        torch.manual_seed(seed)
-        rollout = collect_rollout(env, agent, seed)
+    rollout = seeded_rollout(env, agent, seed)
     inputs = rollout.batch.inputs
     # The boundary flag is the last input feature (see Agent.encode_inputs).
     return (agent.env_observation(inputs).numpy(), rollout.batch.actions.numpy(), rollout.rewards.numpy(),
