@@ -109,6 +109,8 @@ class SVGConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
     alpha_lr: float = 3e-4
+    # Linear decay of the actor, critic and belief learning rates to zero over the run (not α's).
+    anneal_lr: bool = False
     gamma: float = 0.99
     retrace_lambda: float = 0.95
     tau: float = 0.005  # Polyak rate of the target networks

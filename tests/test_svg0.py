@@ -180,6 +180,17 @@ def test_a_stochastic_evaluation_repeats_exactly_and_leaves_the_global_rng_alone
     assert not np.array_equal(first, other)
 
 
+@pytest.mark.parametrize("anneal", [True, False])
+def test_learning_rates_anneal_linearly_to_zero_only_when_asked(anneal):
+    agent, _ = small_agent(kind="belief")
+    learner = SVG0(agent, SVGConfig(actor_lr=1e-3, critic_lr=4e-3, anneal_lr=anneal))
+    learner.set_progress(0.75)
+    rates = [group["lr"] for group in learner.optimizer.param_groups]
+    assert rates == pytest.approx([2.5e-4, 1e-3] if anneal else [1e-3, 4e-3])
+    learner.set_progress(1.2)
+    assert all(group["lr"] == (0.0 if anneal else group["lr"]) for group in learner.optimizer.param_groups)
+
+
 def test_svg0_rejects_discrete_actions():
     env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 2)
     with pytest.raises(ValueError, match="Box action space"):
