@@ -160,24 +160,33 @@ def summarize(args: argparse.Namespace) -> dict:
 
 
 def plot(results: dict, path: Path) -> None:
+    """Learning curves per env (top) and the same curves from 90% of the way to the expert upwards (bottom)."""
     envs = [env_id for env_id, entry in results["envs"].items() if entry]
-    fig, axes = plt.subplots(1, max(len(envs), 1), figsize=(7 * max(len(envs), 1), 4.5), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
+    fig, axes = plt.subplots(2, max(len(envs), 1), figsize=(7 * max(len(envs), 1), 8), squeeze=False)
+    for column, env_id in enumerate(envs):
         entry = results["envs"][env_id]
-        for method, m in entry["methods"].items():
-            c = m["curve"]
-            ax.plot(c["steps"], c["mean"], color=COLORS[method], label=f"{method} ({m['num_seeds']} seeds)")
-            if m["num_seeds"] > 1:
-                lo = [a - b for a, b in zip(c["mean"], c["stderr"])]
-                hi = [a + b for a, b in zip(c["mean"], c["stderr"])]
-                ax.fill_between(c["steps"], lo, hi, color=COLORS[method], alpha=0.2)
-        ax.axhline(entry["expert_return"], color="k", ls="--", label=f"expert {entry['expert_return']:.1f}")
-        ax.axhline(entry["bc"]["parametric"]["mean"], color="tab:blue", ls=":",
-                   label=f"BC alone {entry['bc']['parametric']['mean']:.1f}")
-        if "random" in entry["references"]:
-            ax.axhline(entry["references"]["random"]["mean"], color="tab:gray", ls=":", label="random")
-        ax.set(title=f"{env_id}: SVG(0), mean ± s.e.", xlabel="environment steps", ylabel="held-out return")
-        ax.legend(fontsize=8)
+        for row in (0, 1):
+            ax = axes[row, column]
+            for method, m in entry["methods"].items():
+                c = m["curve"]
+                ax.plot(c["steps"], c["mean"], color=COLORS[method], label=f"{method} ({m['num_seeds']} seeds)")
+                if m["num_seeds"] > 1:
+                    lo = [a - b for a, b in zip(c["mean"], c["stderr"])]
+                    hi = [a + b for a, b in zip(c["mean"], c["stderr"])]
+                    ax.fill_between(c["steps"], lo, hi, color=COLORS[method], alpha=0.2)
+            ax.axhline(entry["expert_return"], color="k", ls="--", label=f"expert {entry['expert_return']:.2f}")
+            ax.axhline(entry["bc"]["parametric"]["mean"], color="tab:blue", ls=":",
+                       label=f"BC alone {entry['bc']['parametric']['mean']:.2f}")
+            if "random" in entry["references"] and row == 0:
+                ax.axhline(entry["references"]["random"]["mean"], color="tab:gray", ls=":", label="random")
+            ax.set(xlabel="environment steps", ylabel="held-out return")
+            if row == 0:
+                ax.set_title(f"{env_id}: SVG(0), mean ± s.e.")
+                ax.legend(fontsize=8)
+            else:
+                top = entry["expert_return"] + 0.5 * (entry["expert_return"] - entry["near_expert_return"])
+                ax.set_ylim(entry["near_expert_return"], top)
+                ax.set_title("zoom: from 90% of the way (random → expert) up", fontsize=10)
     save_figure(fig, path)
 
 
