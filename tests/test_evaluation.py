@@ -94,8 +94,9 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     assert agents["belief"]["curve"] == curve and "final" in agents["rnn"]
 
 
-def test_numpad_presses_script_counts_every_reward_as_a_press(tmp_path):
-    """Rewards come only from correct presses, so the decoded presses must add up to the return."""
+def test_numpad_analysis_scripts(tmp_path):
+    """Press counts (rewards come only from correct presses, so they must add up to the return) and a fresh
+    belief network trained on a run's replay."""
     run_dir = tmp_path / "run"
     small = ["total_steps=4000", "eval_every=1", "eval_tasks=4", "num_threads=1", "svg0.num_envs=8",
              "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
@@ -117,4 +118,17 @@ def test_numpad_presses_script_counts_every_reward_as_a_press(tmp_path):
 
     missing = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"), str(tmp_path / "none"),
                               "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr
+
+    # A fresh belief network trained on the run's saved replay (here its own).
+    script = [sys.executable, str(ROOT / "analysis" / "belief_on_replay.py"), "--config-run", str(run_dir)]
+    completed = subprocess.run([*script, "--replay-run", str(run_dir), "--steps", "4", "--report-every", "2",
+                                "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    history = json.loads((out / "belief_on_replay_run.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [2, 4]
+    assert all(len(probs) == 3 and all(0 <= p <= 1 for p in probs)
+               for entry in history for probs in entry["p_true"].values())
+    missing = subprocess.run([*script, "--replay-run", str(tmp_path / "none")], capture_output=True, text=True,
+                             timeout=300, cwd=ROOT)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr
