@@ -105,6 +105,11 @@ class SVGConfig:
     # on a fresh replayed batch: a belief trained apart from RL can learn from replay faster than the
     # actor-critic (belief agent without rl_grad_into_belief only).
     belief_updates_per_rollout: int = 0
+    # What those steps train on: "own" (the agent's replay) or "explorer" (a pool of belief_history_pool
+    # meta-episodes of the env's scripted explorer, on training tasks, collected at the start; see
+    # belief_rl.histories).
+    belief_histories: str = "own"
+    belief_history_pool: int = 256
     warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
@@ -135,6 +140,11 @@ class SVGConfig:
         _require(self.warmup_episodes >= 0, f"warmup_episodes must be >= 0, got {self.warmup_episodes}")
         _require(self.belief_updates_per_rollout >= 0,
                  f"belief_updates_per_rollout must be >= 0, got {self.belief_updates_per_rollout}")
+        _require(self.belief_histories in ("own", "explorer"),
+                 f"belief_histories must be 'own' or 'explorer', got {self.belief_histories!r}")
+        _require(self.belief_histories == "own" or self.belief_updates_per_rollout > 0,
+                 "belief_histories='explorer' trains the belief in its extra steps: set belief_updates_per_rollout > 0")
+        _require(self.belief_history_pool > 0, f"belief_history_pool must be positive, got {self.belief_history_pool}")
         _require(self.warmup_episodes <= self.replay_capacity,
                  f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity ({self.replay_capacity})")
         for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "max_grad_norm"):

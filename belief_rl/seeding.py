@@ -20,6 +20,12 @@ def training_seed(run_seed: int, update: int, num_envs: int) -> int:
     return run_seed * _TRAIN_BLOCK + update * num_envs
 
 
+def history_seed(run_seed: int) -> int:
+    """Reset seed of the scripted histories a run's belief may train on: the second half of the run's
+    training block, which its rollouts (``update · num_envs`` seeds) never reach."""
+    return run_seed * _TRAIN_BLOCK + _TRAIN_BLOCK // 2
+
+
 def evaluation_base_seed(eval_seed: int) -> int:
     """Reset seed of held-out task 0; task ``i`` is reset with this seed ``+ i``."""
     return _EVAL_BASE + eval_seed * _EVAL_BLOCK

@@ -7,12 +7,13 @@ from typing import Any, Protocol
 
 import torch
 
-from belief_rl.agents.base import Agent
+from belief_rl.agents.base import Agent, SequenceBatch
 from belief_rl.algorithms.ppo import PPO
 from belief_rl.algorithms.regularizers import PolicyRegularizer
 from belief_rl.algorithms.svg0 import SVG0
 from belief_rl.config import TrainConfig
 from belief_rl.rollout import Rollout
+from belief_rl.seeding import history_seed
 
 # The critic each learner needs its agent to be built with.
 CRITIC_FOR_ALGORITHM = {"ppo": "value", "svg0": "q"}
@@ -33,8 +34,19 @@ class Learner(Protocol):
 def make_learner(agent: Agent, config: TrainConfig) -> Learner:
     """The learner named by ``config.algorithm``."""
     if config.algorithm == "svg0":
-        return SVG0(agent, config.svg0, _prior_regularizer(agent, config))
+        return SVG0(agent, config.svg0, _prior_regularizer(agent, config), _belief_histories(agent, config))
     return PPO(agent, config.ppo)
+
+
+def _belief_histories(agent: Agent, config: TrainConfig) -> SequenceBatch | None:
+    """The scripted explorer's meta-episodes for the belief's extra steps, if configured (seeded by the run's
+    seed, so a resumed run collects the same pool; training tasks)."""
+    if config.svg0.belief_histories != "explorer":
+        return None
+    from belief_rl.histories import scripted_histories
+
+    return scripted_histories(config.env_id, config.env_kwargs, agent, config.svg0.belief_history_pool,
+                              seed=history_seed(config.seed))
 
 
 def _prior_regularizer(agent: Agent, config: TrainConfig) -> PolicyRegularizer | None:

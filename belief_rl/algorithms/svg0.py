@@ -16,7 +16,8 @@ gradient steps, each on a batch of whole replayed meta-episodes:
   log-likelihood and bottleneck on the replayed histories – valid off-policy,
   because q(task | history) does not depend on which policy produced the
   history – so the target critic reads the online belief. It can take further
-  steps of its own on replay (``belief_updates_per_rollout``).
+  steps of its own (``belief_updates_per_rollout``), on replay or on another
+  policy's histories.
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
@@ -37,6 +38,7 @@ from belief_rl.agents.base import Agent, SequenceBatch
 from belief_rl.algorithms.regularizers import EntropyRegularizer, PolicyRegularizer
 from belief_rl.algorithms.retrace import retrace_targets
 from belief_rl.config import SVGConfig
+from belief_rl.histories import sample_histories
 from belief_rl.replay import SequenceReplay
 from belief_rl.rollout import Rollout
 
@@ -57,11 +59,15 @@ def _frozen(module: nn.Module) -> Iterator[None]:
 class SVG0:
     """SVG(0) with Retrace for agents built with twin-Q critics (``critic="q"``)."""
 
-    def __init__(self, agent: Agent, config: SVGConfig, regularizer: PolicyRegularizer | None = None) -> None:
+    def __init__(self, agent: Agent, config: SVGConfig, regularizer: PolicyRegularizer | None = None,
+                 belief_histories: SequenceBatch | None = None) -> None:
+        """``belief_histories``: meta-episodes for the extra belief steps instead of the replay (e.g. a
+        scripted explorer's, :func:`belief_rl.histories.scripted_histories`)."""
         if agent.critic_kind != "q":
             raise ValueError("SVG(0) needs an agent built with twin Q critics (critic='q')")
         self.agent = agent
         self.config = config
+        self.belief_histories = belief_histories
         action_dim = int(agent.action_space.shape[0])
         target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
         self.regularizer = regularizer or EntropyRegularizer(target_entropy)
@@ -101,7 +107,10 @@ class SVG0:
             for key, value in metrics.items():
                 totals.setdefault(key, []).append(value)
         for _ in range(self.config.belief_updates_per_rollout):
-            self.belief_step(self.replay.sample(self.config.batch_size, generator)[0])
+            if self.belief_histories is None:
+                self.belief_step(self.replay.sample(self.config.batch_size, generator)[0])
+            else:
+                self.belief_step(sample_histories(self.belief_histories, self.config.batch_size, generator))
         metrics = {key: float(np.mean(values)) for key, values in totals.items()}
         metrics["replay_size"] = float(self.replay.size)
         return metrics
