@@ -4,8 +4,10 @@ For each run directory, plays ``--num-tasks`` held-out tasks with the agent's
 stochastic policy on the tasks and with the sampling noise of ``belief-rl evaluate`` and counts, per meta-episode,
 the rewarded presses of each sequence position (the last is a completion) and
 the wrong presses that cleared progress (:func:`envs.numpad.press_statistics`).
-For agents with a task head it also reports the belief's mean probability of
-the true pad at each sequence position at a few points of the meta-episode.
+It reports the exact posterior's mean probability of the true pad at each
+sequence position at a few points of the agent's own meta-episodes and, for
+agents with a task head, the learned belief's: how much the histories reveal,
+and how much of it the belief has learned.
 Writes ``numpad_presses.json`` and ``numpad_presses.png`` into ``--out``.
 
     python analysis/numpad_presses.py results/meta_rl/runs/NumPad-2x2-L3-v0/{belief,rnn}_seed0 --out results/meta_rl
@@ -32,9 +34,31 @@ from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.train import load_agent  # noqa: E402
+from belief_rl.baselines.numpad import NumPadExplorer  # noqa: E402
 from envs.numpad import press_statistics  # noqa: E402
 
 BELIEF_TIMES = (50, 100, 250, 499)
+
+
+def exact_p_true(explorer: NumPadExplorer, observations: np.ndarray, rewards: np.ndarray,
+                 tasks: np.ndarray) -> dict[str, list[float]]:
+    """The exact posterior's mean probability of the true pad per position at :data:`BELIEF_TIMES`.
+
+    The prior is uniform over valid sequences and presses are observed without noise, so the posterior is
+    uniform over the sequences consistent with the history: the scripted explorer's candidate set, fed the
+    agent's own observations and rewards. At step ``t`` it has seen ``observations[: t + 1]``, as the belief has.
+    """
+    explorer.reset(observations[0], {})
+    result = {}
+    for t in range(observations.shape[0]):
+        if t > 0:
+            explorer.observe(observations[t], rewards[t - 1], np.zeros(len(rewards[t - 1]), dtype=bool), {})
+        if t in BELIEF_TIMES:
+            candidates = explorer.candidates  # [n, sequences]
+            matches = explorer.sequences[None, :, :] == tasks[:, None, :]  # [n, sequences, length]
+            p = (candidates[..., None] & matches).sum(1) / candidates.sum(1, keepdims=True)
+            result[str(t)] = p.mean(0).tolist()
+    return result
 
 
 @torch.no_grad()
@@ -57,6 +81,9 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
               "return": float(rollout.returns().mean()),
               "correct_presses_per_position": stats["correct"].mean(axis=1).tolist(),
               "wrong_clears": float(stats["wrong_clears"].mean())}
+    tasks = rollout.batch.task[0].numpy()
+    result["exact_posterior_p_true"] = exact_p_true(NumPadExplorer.for_env(env), observations,
+                                                    rollout.rewards.numpy(), tasks)
     belief = agent.belief(rollout.batch.inputs)
     if belief is not None:
         probs = belief.base_dist.probs  # [T, n, length, pads]
