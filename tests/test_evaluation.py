@@ -113,6 +113,8 @@ def test_numpad_analysis_scripts(tmp_path):
     assert len(result["correct_presses_per_position"]) == 3
     assert result["return"] > 0 and abs(sum(result["correct_presses_per_position"]) - result["return"]) < 1e-9
     assert set(result["belief_p_true"]) == {"50", "100", "250", "499"}
+    exact = np.array([result["exact_posterior_p_true"][t] for t in ("50", "100", "250", "499")])
+    assert exact.shape == (4, 3) and (exact > 0).all() and (exact <= 1).all()
     assert all(0 <= p <= 1 for probs in result["belief_p_true"].values() for p in probs)
     assert (out / "numpad_presses.png").stat().st_size > 10_000
 
@@ -132,3 +134,26 @@ def test_numpad_analysis_scripts(tmp_path):
     missing = subprocess.run([*script, "--replay-run", str(tmp_path / "none")], capture_output=True, text=True,
                              timeout=300, cwd=ROOT)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr
+
+
+def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
+    import importlib.util
+
+    from belief_rl.baselines.numpad import NumPadExplorer, NumPadOracle
+    from belief_rl.baselines.scripted import run_scripted
+    import envs
+
+    spec = importlib.util.spec_from_file_location("numpad_presses", ROOT / "analysis" / "numpad_presses.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = envs.make_vector_env("belief_rl/NumPad-2x2-L3-v0", 6)
+    _, info = env.reset(seed=3)
+    steps = []
+    run_scripted(NumPadOracle.for_env(env), env, 3, lambda obs, action, reward, start: steps.append((obs, reward)))
+    observations, rewards = (np.stack(x) for x in zip(*steps))
+    exact = module.exact_p_true(NumPadExplorer.for_env(env), observations, rewards, np.asarray(info["task"]))
+    np.testing.assert_allclose(exact["499"], [1.0, 1.0, 1.0])
+    # Before any press the posterior is the uniform prior: each position's pad is one of four by symmetry.
+    idle = np.repeat(observations[:1], len(observations), axis=0)
+    np.testing.assert_allclose(module.exact_p_true(NumPadExplorer.for_env(env), idle, np.zeros_like(rewards),
+                                                   np.asarray(info["task"]))["499"], [0.25, 0.25, 0.25])
