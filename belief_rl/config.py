@@ -188,6 +188,8 @@ class TrainConfig:
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
         _require(not self.svg0.prior or self.algorithm == "svg0",
                  "a behavioral prior (KL regularization) needs --algorithm svg0")
+        _require(not self.svg0.belief_updates_per_rollout or self.algorithm == "svg0",
+                 "svg0.belief_updates_per_rollout needs --algorithm svg0")
         _require(not self.svg0.belief_updates_per_rollout or (self.agent.kind == "belief"
                                                               and not self.agent.rl_grad_into_belief),
                  "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "

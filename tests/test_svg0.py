@@ -166,6 +166,8 @@ def test_belief_updates_need_a_belief_trained_apart_from_rl(agent, message):
         TrainConfig(algorithm="svg0", agent=agent, svg0={"belief_updates_per_rollout": 4})
     with pytest.raises(ValueError, match="must be >= 0"):
         SVGConfig(belief_updates_per_rollout=-1)
+    with pytest.raises(ValueError, match="needs --algorithm svg0"):
+        TrainConfig(algorithm="ppo", svg0={"belief_updates_per_rollout": 4})
 
 
 def test_a_stochastic_evaluation_repeats_exactly_and_leaves_the_global_rng_alone():
