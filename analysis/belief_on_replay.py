@@ -26,6 +26,7 @@ from belief_rl.algorithms import SVG0
 from belief_rl.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint
 from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import machine_description
+from belief_rl.tasks import true_component_probabilities
 from belief_rl.train import build_agent, read_config
 
 REPORT_TIMES = (50, 100, 250, 499)
@@ -35,8 +36,7 @@ HELD_OUT = 64  # replayed meta-episodes kept for the report (drawn with their ow
 @torch.no_grad()
 def p_true(agent, batch) -> dict[str, list[float]]:
     """Mean probability of each true task component at :data:`REPORT_TIMES` (categorical task heads)."""
-    belief = agent.belief(batch.inputs).base_dist.probs
-    true = belief.gather(-1, batch.task.long().unsqueeze(-1)).squeeze(-1)
+    true = true_component_probabilities(agent.belief(batch.inputs), batch.task)
     return {str(t): true[t].mean(0).tolist() for t in REPORT_TIMES if t < true.shape[0]}
 
 

@@ -33,6 +33,7 @@ from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
+from belief_rl.tasks import true_component_probabilities  # noqa: E402
 from belief_rl.train import load_agent  # noqa: E402
 from belief_rl.baselines.numpad import NumPadExplorer  # noqa: E402
 from envs.numpad import press_statistics  # noqa: E402
@@ -86,8 +87,7 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
                                                     rollout.rewards.numpy(), tasks)
     belief = agent.belief(rollout.batch.inputs)
     if belief is not None:
-        probs = belief.base_dist.probs  # [T, n, length, pads]
-        true = probs.gather(-1, rollout.batch.task.long().unsqueeze(-1)).squeeze(-1)
+        true = true_component_probabilities(belief, rollout.batch.task)
         result["belief_p_true"] = {str(t): true[t].mean(0).tolist() for t in BELIEF_TIMES if t < true.shape[0]}
     return result
 

@@ -148,6 +148,14 @@ _HEADS: dict[type[TaskSpec], type[TaskHead]] = {
 }
 
 
+def true_component_probabilities(belief: Distribution, task: torch.Tensor) -> torch.Tensor:
+    """The probability a sequence belief (``Independent(Categorical)``, e.g. over NumPad pads) gives each
+    true component of ``task [..., L]``: ``[..., L]``."""
+    if not (isinstance(belief, Independent) and isinstance(belief.base_dist, Categorical)):
+        raise ValueError(f"per-component probabilities need a multi-categorical belief, got {type(belief).__name__}")
+    return belief.base_dist.probs.gather(-1, task.long().unsqueeze(-1)).squeeze(-1)
+
+
 def make_task_head(spec: TaskSpec, in_dim: int) -> TaskHead:
     """The likelihood head matching an environment's :class:`TaskSpec`."""
     try:

@@ -53,10 +53,14 @@ def test_bandit_benchmark_script_writes_json_and_plot_for_all_agents(tmp_path):
     assert "gittins" in results["strategies"] and (out / "benchmark.png").stat().st_size > 10_000
 
 
+# A tiny SVG(0) run: one gradient step per iteration on 4 of 8 meta-episodes, small networks.
+TINY_SVG = ["eval_every=1", "num_threads=1", "svg0.num_envs=8", "svg0.warmup_episodes=8", "svg0.batch_size=4",
+            "svg0.updates_per_rollout=1", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=4",
+            "agent.policy_hidden=16"]
+
+
 def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
-    small = ["total_steps=1280", "eval_every=1", "eval_tasks=8", "num_threads=1", "svg0.num_envs=8",
-             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
-             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    small = ["total_steps=1280", "eval_tasks=8", *TINY_SVG]
     out = tmp_path / "bench"
     completed = subprocess.run(
         [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
@@ -98,9 +102,7 @@ def test_numpad_analysis_scripts(tmp_path):
     """Press counts (rewards come only from correct presses, so they must add up to the return) and a fresh
     belief network trained on a run's replay."""
     run_dir = tmp_path / "run"
-    small = ["total_steps=4000", "eval_every=1", "eval_tasks=4", "num_threads=1", "svg0.num_envs=8",
-             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
-             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    small = ["total_steps=4000", "eval_tasks=4", *TINY_SVG]
     train = subprocess.run([sys.executable, "-m", "belief_rl.cli", "train", "--env", "belief_rl/NumPad-2x2-L3-v0",
                             "--agent", "belief", "--algorithm", "svg0", "--run-dir", str(run_dir), "--no-progress",
                             "--set", *small], capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import betaln, digamma
-from torch.distributions import Beta, Independent, Normal, kl_divergence
+from torch.distributions import Beta, Categorical, Independent, Normal, kl_divergence
 
 from belief_rl.evaluation import bandit_belief_kl
 from belief_rl.networks import GaussianBottleneck
 from belief_rl.rollout import Rollout
 from belief_rl.agents.base import SequenceBatch
-from belief_rl.tasks import BetaHead, CategoricalHead, GaussianHead, MultiCategoricalHead, make_task_head
+from belief_rl.tasks import (BetaHead, CategoricalHead, GaussianHead, MultiCategoricalHead, make_task_head,
+                             true_component_probabilities)
 from envs.tasks import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 
 
@@ -122,3 +123,12 @@ def test_gaussian_head_is_a_diagonal_normal():
     dist = head.distribution(torch.randn(5, 3))
     assert isinstance(dist.base_dist, Normal) and dist.event_shape == (2,)
     assert (dist.stddev > 0).all()
+
+
+def test_true_component_probabilities_pick_each_true_component():
+    probs = torch.tensor([[[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]])  # one sequence of 2 components over 3 classes
+    belief = Independent(Categorical(probs=probs), 1)
+    got = true_component_probabilities(belief, torch.tensor([[2, 1]]))
+    torch.testing.assert_close(got, torch.tensor([[0.7, 0.25]]))
+    with pytest.raises(ValueError, match="multi-categorical"):
+        true_component_probabilities(Independent(Normal(torch.zeros(1, 2), torch.ones(1, 2)), 1), torch.zeros(1, 2))
