@@ -34,12 +34,20 @@ class AgentConfig:
     latent_dim: int = 64  # bottleneck size (belief agent)
     ib_beta: float = 0.0  # weight of KL(q(z|h) ‖ N(0, I)); 0 disables the bottleneck's pressure
     task_loss_coef: float = 1.0
+    # > 0: a bounded real task (e.g. the Semicircle goal) is believed as a histogram over a grid of this many
+    # cells per dimension instead of a diagonal Gaussian (see belief_rl.tasks.GridHead).
+    task_grid_bins: int = 0
     policy_input: str = "posterior"  # belief agent: "posterior" (task-head parameters) or "embedding" (z)
     rl_grad_into_belief: bool = False
     # Belief agent: "mlp" over the flat belief, or "componentwise": one shared scorer per belief
     # component (needs one component per discrete action, e.g. a Beta per bandit arm).
     policy_head: str = "mlp"
     policy_hidden: tuple[int, ...] = (256, 256)
+    # Belief agent: > 0 puts a recurrent core of this size, trained by RL like the RNN agent's torso, between
+    # the belief and the actor-critic heads; it reads (belief, observation, previous action and reward), so
+    # the policy can remember its own search (where it has been, what it tried) besides what the task belief
+    # keeps. 0: feed-forward heads on (belief, observation).
+    policy_memory: int = 0
     # > 0: every step's input also holds t / time_scale, t = steps since the meta-episode began.
     # Feed-forward critics on a belief need it to value finite meta-episodes (see Agent.encode_inputs).
     time_scale: float = 0.0
@@ -56,7 +64,12 @@ class AgentConfig:
                  f"policy_input must be 'posterior' or 'embedding', got {self.policy_input!r}")
         _require(self.policy_head in ("mlp", "componentwise"),
                  f"policy_head must be 'mlp' or 'componentwise', got {self.policy_head!r}")
+        _require(self.policy_memory >= 0, f"policy_memory must be >= 0, got {self.policy_memory}")
+        _require(not (self.policy_memory and self.policy_head == "componentwise"),
+                 "policy_memory needs policy_head 'mlp' (the componentwise head reads the belief directly)")
         _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
+        _require(self.task_grid_bins == 0 or self.task_grid_bins >= 2,
+                 f"task_grid_bins must be 0 (Gaussian belief) or >= 2, got {self.task_grid_bins}")
         _require(self.time_scale >= 0, f"time_scale must be >= 0, got {self.time_scale}")
 
 
@@ -110,6 +123,9 @@ class SVGConfig:
     # belief_rl.histories).
     belief_histories: str = "own"
     belief_history_pool: int = 256
+    # η > 0: the reward of step t gains η·(H_t − H_{t+1}), the drop of the entropy of the agent's task belief
+    # q(task | history) (agents with a task head; see belief_rl.algorithms.information).
+    info_gain_coef: float = 0.0
     warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
@@ -144,6 +160,7 @@ class SVGConfig:
                  f"belief_histories must be 'own' or 'explorer', got {self.belief_histories!r}")
         _require(self.belief_histories == "own" or self.belief_updates_per_rollout > 0,
                  "belief_histories='explorer' trains the belief in its extra steps: set belief_updates_per_rollout > 0")
+        _require(self.info_gain_coef >= 0, f"info_gain_coef must be >= 0, got {self.info_gain_coef}")
         _require(self.belief_history_pool > 0, f"belief_history_pool must be positive, got {self.belief_history_pool}")
         _require(self.warmup_episodes <= self.replay_capacity,
                  f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity ({self.replay_capacity})")
@@ -194,6 +211,10 @@ class TrainConfig:
                                                               and not self.agent.rl_grad_into_belief),
                  "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "
                  "(agent.rl_grad_into_belief=false)")
+
+        _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and self.agent.kind in ("belief", "aux_head")),
+                 "svg0.info_gain_coef rewards the gain of a task belief: it needs --algorithm svg0 and the belief "
+                 "or aux_head agent")
 
     @property
     def num_envs(self) -> int:

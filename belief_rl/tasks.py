@@ -140,6 +140,49 @@ class GaussianHead(TaskHead):
         return torch.cat([dist.mean, dist.stddev], dim=-1)
 
 
+class GridHead(TaskHead):
+    """A histogram belief over a bounded real task: one categorical over a grid of ``bins`` cells per dimension.
+
+    Where a diagonal Gaussian holds one hypothesis, the histogram can hold any set of them, e.g. the part
+    of the Semicircle arc not yet swept, so the policy reads exactly where the goal may still be. Its
+    log-likelihood is that of the true task's cell.
+    """
+
+    def __init__(self, in_dim: int, spec: GaussianTask, bins: int) -> None:
+        super().__init__()
+        if spec.low is None or spec.high is None:
+            raise ValueError(f"a grid belief needs a task spec with bounds (low/high), got {spec!r}")
+        if bins < 2:
+            raise ValueError(f"a grid belief needs at least 2 bins per dimension, got {bins}")
+        self.spec = spec
+        self.bins = bins
+        self.feature_dim = bins ** spec.dim
+        self.linear = nn.Linear(in_dim, self.feature_dim)
+        self.register_buffer("low", torch.tensor(spec.low, dtype=torch.float32), persistent=False)
+        self.register_buffer("high", torch.tensor(spec.high, dtype=torch.float32), persistent=False)
+
+    def distribution(self, features: torch.Tensor) -> Distribution:
+        return Categorical(logits=self.linear(features))
+
+    def cell_index(self, task: torch.Tensor) -> torch.Tensor:
+        """The flat index of the cell holding each task ``[..., dim]`` (tasks on the box's edge go inside)."""
+        unit = (task.float() - self.low) / (self.high - self.low)
+        coords = (unit * self.bins).long().clamp(0, self.bins - 1)
+        strides = self.bins ** torch.arange(self.spec.dim - 1, -1, -1)
+        return (coords * strides).sum(-1)
+
+    def cell_centers(self) -> torch.Tensor:
+        """Centres of all cells ``[bins ** dim, dim]``, in the order of :meth:`cell_index`."""
+        axes = [torch.linspace(lo, hi, 2 * self.bins + 1)[1::2] for lo, hi in zip(self.spec.low, self.spec.high)]
+        return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.spec.dim)
+
+    def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
+        return dist.log_prob(self.cell_index(task))
+
+    def belief_features(self, dist: Distribution) -> torch.Tensor:
+        return dist.probs
+
+
 _HEADS: dict[type[TaskSpec], type[TaskHead]] = {
     BetaTask: BetaHead,
     CategoricalTask: CategoricalHead,
@@ -156,8 +199,16 @@ def true_component_probabilities(belief: Distribution, task: torch.Tensor) -> to
     return belief.base_dist.probs.gather(-1, task.long().unsqueeze(-1)).squeeze(-1)
 
 
-def make_task_head(spec: TaskSpec, in_dim: int) -> TaskHead:
-    """The likelihood head matching an environment's :class:`TaskSpec`."""
+def make_task_head(spec: TaskSpec, in_dim: int, grid_bins: int = 0) -> TaskHead:
+    """The likelihood head matching an environment's :class:`TaskSpec`.
+
+    ``grid_bins > 0`` models a bounded real task (:class:`GaussianTask` with ``low``/``high``) by a
+    :class:`GridHead` with that many cells per dimension instead of a diagonal Gaussian.
+    """
+    if grid_bins:
+        if not isinstance(spec, GaussianTask):
+            raise ValueError(f"a grid belief models real-valued tasks; this env's task is {spec!r}")
+        return GridHead(in_dim, spec, grid_bins)
     try:
         head_cls = _HEADS[type(spec)]
     except KeyError:

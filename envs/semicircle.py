@@ -27,7 +27,8 @@ observed) and the reset observation of inner episode ``k + 1``, with
 flag marks the first observation of every inner episode. The meta-episode
 terminates after ``num_episodes * episode_length`` steps.
 
-``info["task"]`` is the goal ``(x, y)``, float64 (TaskSpec ``GaussianTask(2)``).
+``info["task"]`` is the goal ``(x, y)``, float64 (TaskSpec ``GaussianTask(2)``, bounded by the box
+``[-radius, radius] x [0, radius]``).
 The vector envs are natively batched and follow the contract of
 :mod:`envs.bandit`: ``NEXT_STEP`` autoreset, and sub-env ``i`` of a vector env
 reset with seed ``s`` replays the single env seeded with ``s + i``. The only
@@ -231,7 +232,7 @@ class _SemicircleCore:
         self.num_episodes = num_episodes
         self.num_tasks = num_tasks
         self.split = split
-        self.task_spec = GaussianTask(2)
+        self.task_spec = GaussianTask(2, low=(-self.radius, 0.0), high=(self.radius, self.radius))
         self.goal_angle = goal_angle
         if goal_angle is not None:  # a single-task env: every reset draws from a pool of one goal
             self._pool = self.radius * np.array([[np.cos(goal_angle), np.sin(goal_angle)]])

@@ -59,9 +59,24 @@ class MultiCategoricalTask(TaskSpec):
 
 @dataclass(frozen=True)
 class GaussianTask(TaskSpec):
-    """A real vector of size ``dim``, e.g. a goal position."""
+    """A real vector of size ``dim``, e.g. a goal position.
+
+    ``low`` / ``high``, if known, bound every task (a box), which lets a learner
+    model the belief as a histogram over the box instead of a Gaussian.
+    """
 
     dim: int
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.low is None) != (self.high is None):
+            raise ValueError("GaussianTask needs both low and high, or neither")
+        if self.low is not None and self.high is not None:
+            if len(self.low) != self.dim or len(self.high) != self.dim:
+                raise ValueError(f"GaussianTask bounds need {self.dim} entries, got {self.low} and {self.high}")
+            if not all(lo < hi for lo, hi in zip(self.low, self.high)):
+                raise ValueError(f"GaussianTask needs low < high, got {self.low} and {self.high}")
 
     @property
     def shape(self) -> tuple[int, ...]:

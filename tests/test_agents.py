@@ -19,10 +19,11 @@ def _setup(kind, **overrides):
     return env, agent
 
 
-@pytest.mark.parametrize("kind,cell", [("belief", "gru"), ("belief", "lstm"), ("rnn", "gru"), ("rnn", "lstm"),
-                                       ("aux_head", "gru")])
-def test_sequence_evaluation_reproduces_acting(kind, cell):
-    env, agent = _setup(kind, cell=cell)
+@pytest.mark.parametrize("kind,cell,memory", [("belief", "gru", 0), ("belief", "lstm", 0), ("rnn", "gru", 0),
+                                              ("rnn", "lstm", 0), ("aux_head", "gru", 0), ("belief", "gru", 16),
+                                              ("belief", "lstm", 16)])
+def test_sequence_evaluation_reproduces_acting(kind, cell, memory):
+    env, agent = _setup(kind, cell=cell, **({"policy_memory": memory} if memory else {}))
     rollout = collect_rollout(env, agent, seed=3)
     out = agent.evaluate(rollout.batch)
     torch.testing.assert_close(out.log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
@@ -43,6 +44,19 @@ def test_rl_gradients_reach_the_belief_network_only_when_allowed(flag):
     (out.log_prob.mean() + out.value.mean()).backward()
     grads = [p.grad for p in agent.belief_net.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
     assert bool(grads) == flag
+
+
+def test_policy_memory_is_trained_by_rl_and_the_belief_network_is_not():
+    env, agent = _setup("belief", policy_memory=16)
+    assert agent.rl_trains_torso and len(agent.initial_state(3)) == 2
+    rollout = collect_rollout(env, agent, seed=0)
+    out = agent.evaluate(rollout.batch, with_aux=False)
+    (out.log_prob.mean() + out.value.mean()).backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.belief_net.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.policy_core.parameters())
+    assert out.log_prob.shape == rollout.log_probs.shape
+    with pytest.raises(ValueError, match="policy_memory needs policy_head 'mlp'"):
+        AgentConfig(policy_memory=16, policy_head="componentwise")
 
 
 def test_task_loss_trains_only_the_belief_network():

@@ -163,7 +163,7 @@ def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
     assert saved["update"] == len(_rows(run_dir))  # nothing logged is lost
 
 
-def test_presets_give_the_belief_agent_its_componentwise_head_only(tmp_path):
+def test_presets_give_agent_specific_settings_to_their_agent_only(tmp_path):
     from belief_rl.cli import build_parser, config_from_args
 
     def config(*extra):
@@ -176,6 +176,10 @@ def test_presets_give_the_belief_agent_its_componentwise_head_only(tmp_path):
     # Explicit flags and --set win over the preset.
     custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp", "ppo.num_envs=64")
     assert (custom.total_steps, custom.agent.policy_head, custom.ppo.num_envs) == (1000, "mlp", 64)
+    # On the meta-RL presets only the belief agent gets a policy memory (the RNN agent's torso is one).
+    for preset in ("semicircle", "numpad"):
+        assert config("--preset", preset, "--agent", "belief").agent.policy_memory == 64
+        assert config("--preset", preset, "--agent", "rnn").agent.policy_memory == 0
 
 
 def test_evaluate_an_agent_without_a_belief(tmp_path, capsys):

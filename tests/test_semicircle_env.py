@@ -56,7 +56,9 @@ def test_check_env_passes(env_id: str) -> None:
         warnings.simplefilter("always")
         check_env(env, skip_render_check=True)
     assert [str(w.message) for w in caught] == []
-    assert env.task_spec == GaussianTask(2)
+    assert env.task_spec == GaussianTask(2, low=(-env.radius, 0.0), high=(env.radius, env.radius))
+    goals = env.reset(seed=0)[1]["task"]
+    assert np.all((np.array(env.task_spec.low) <= goals) & (goals <= np.array(env.task_spec.high)))
     assert env.goal_radius == envs.env_spec_kwargs(env_id).get("goal_radius", 0.2)
     assert env.horizon == env.num_episodes * env.episode_length
     env.close()

@@ -9,6 +9,7 @@ from torch.distributions.transforms import AffineTransform, TanhTransform
 import envs
 from belief_rl.agents import make_agent
 from belief_rl.algorithms import SVG0
+from belief_rl.algorithms.information import information_gain
 from belief_rl.config import AgentConfig, SVGConfig, TrainConfig
 from belief_rl.evaluation import evaluate_agent
 from belief_rl.networks.action_heads import SquashedNormal
@@ -92,9 +93,9 @@ def test_actor_climbs_a_fixed_critic():
     assert after[0] > before[0] + 0.02 and after[1] < before[1] - 0.02, (before, after)
 
 
-@pytest.mark.parametrize("kind", ["belief", "rnn", "aux_head"])
-def test_gradient_step_trains_the_right_modules(kind):
-    agent, env = small_agent(kind=kind)
+@pytest.mark.parametrize("kind, memory", [("belief", 0), ("rnn", 0), ("aux_head", 0), ("belief", 16)])
+def test_gradient_step_trains_the_right_modules(kind, memory):
+    agent, env = small_agent(kind=kind, **({"policy_memory": memory} if memory else {}))
     learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4))
     rollout = collect_rollout(env, agent, seed=0)
     before = {name: p.detach().clone() for name, p in agent.named_parameters()}
@@ -105,6 +106,8 @@ def test_gradient_step_trains_the_right_modules(kind):
     assert any(n.startswith("action_head.") for n in changed) and any(n.startswith("critic.") for n in changed)
     torso = "belief_net." if kind == "belief" else "core."
     assert any(n.startswith(torso) for n in changed)
+    if memory:
+        assert any(n.startswith("policy_core.") for n in changed)
     assert not all(torch.equal(a, b) for a, b in zip(target_before, learner.target_agent.parameters()))
     if kind == "aux_head":
         assert "task_nll" in metrics
@@ -254,3 +257,41 @@ def test_time_feature_counts_steps_since_the_meta_episode_began():
     T = rollout.rewards.shape[0]
     torch.testing.assert_close(rollout.batch.inputs[:, :, agent.obs_dim], (torch.arange(T) / 50.0)[:, None].expand(T, 4))
     assert agent.observation(rollout.batch.inputs).shape[-1] == agent.obs_dim + 1
+
+
+def test_information_gain_is_the_entropy_drop_and_telescopes():
+    entropy = torch.tensor([[2.0, 1.0], [1.5, 1.0], [0.5, 1.2], [0.5, 0.2]])
+    gain = information_gain(entropy)
+    assert torch.allclose(gain, torch.tensor([[0.5, 0.0], [1.0, -0.2], [0.0, 1.0], [0.0, 0.0]]))
+    assert torch.allclose(gain.sum(0), entropy[0] - entropy[-1])
+
+
+@pytest.mark.parametrize("kind", ["belief", "aux_head"])
+def test_the_information_reward_enters_the_retrace_targets(kind, monkeypatch):
+    """The targets' rewards are the env's plus η·(H_t − H_{t+1}) of the agent's own task belief."""
+    import belief_rl.algorithms.svg0 as svg0_module
+
+    torch.manual_seed(0)
+    agent, env = small_agent(kind=kind)
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, info_gain_coef=2.0))
+    rollout = collect_rollout(env, agent, seed=0)
+    entropy = agent.sequence_features(rollout.batch).belief_entropy
+    assert entropy.shape == rollout.rewards.shape
+    if kind == "aux_head":  # deterministic head; the belief agent's depends on the stored bottleneck noise
+        assert torch.allclose(entropy, agent.belief(rollout.batch.inputs).entropy(), atol=1e-5)
+    seen = []
+    original = svg0_module.retrace_targets
+    monkeypatch.setattr(svg0_module, "retrace_targets", lambda rewards, *args: seen.append(rewards) or original(rewards, *args))
+    metrics = learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)
+    bonus = 2.0 * information_gain(entropy)
+    assert bonus.abs().max() > 1e-3
+    assert torch.allclose(seen[0] - rollout.rewards, bonus, atol=1e-5)
+    assert metrics["info_bonus"] == pytest.approx(2.0 * (entropy[0] - entropy[-1]).mean().item(), abs=1e-4)
+
+
+def test_the_information_reward_needs_an_agent_with_a_task_belief():
+    with pytest.raises(ValueError, match="belief or aux_head agent"):
+        TrainConfig(algorithm="svg0", agent={"kind": "rnn"}, svg0={"info_gain_coef": 1.0})
+    with pytest.raises(ValueError, match="info_gain_coef must be >= 0"):
+        SVGConfig(info_gain_coef=-0.5)
+    TrainConfig(algorithm="svg0", agent={"kind": "aux_head"}, svg0={"info_gain_coef": 1.0})

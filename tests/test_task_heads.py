@@ -10,7 +10,8 @@ from belief_rl.evaluation import bandit_belief_kl
 from belief_rl.networks import GaussianBottleneck
 from belief_rl.rollout import Rollout
 from belief_rl.agents.base import SequenceBatch
-from belief_rl.tasks import (BetaHead, CategoricalHead, GaussianHead, MultiCategoricalHead, make_task_head,
+from belief_rl.config import AgentConfig
+from belief_rl.tasks import (BetaHead, CategoricalHead, GaussianHead, GridHead, MultiCategoricalHead, make_task_head,
                              true_component_probabilities)
 from envs.tasks import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 
@@ -132,3 +133,32 @@ def test_true_component_probabilities_pick_each_true_component():
     torch.testing.assert_close(got, torch.tensor([[0.7, 0.25]]))
     with pytest.raises(ValueError, match="multi-categorical"):
         true_component_probabilities(Independent(Normal(torch.zeros(1, 2), torch.ones(1, 2)), 1), torch.zeros(1, 2))
+
+
+BOX = GaussianTask(2, low=(-1.0, 0.0), high=(1.0, 1.0))
+
+
+def test_grid_head_is_a_categorical_over_the_cells_of_the_task_box():
+    head = make_task_head(BOX, 6, grid_bins=4)
+    assert isinstance(head, GridHead) and head.feature_dim == 16
+    # Cell width 0.5 in x, 0.25 in y; row-major over (x, y); the box's far edges belong to the last cells.
+    tasks = torch.tensor([[-1.0, 0.0], [1.0, 1.0], [0.1, 0.3], [-0.6, 0.9]])
+    torch.testing.assert_close(head.cell_index(tasks), torch.tensor([0, 15, 9, 3]))
+    torch.testing.assert_close(head.cell_centers()[head.cell_index(tasks)],
+                               torch.tensor([[-0.75, 0.125], [0.75, 0.875], [0.25, 0.375], [-0.75, 0.875]]))
+    dist = head.distribution(torch.randn(4, 6))
+    torch.testing.assert_close(head.log_prob(dist, tasks), dist.logits.gather(-1, head.cell_index(tasks)[:, None])[:, 0])
+    torch.testing.assert_close(head.belief_features(dist).sum(-1), torch.ones(4))
+
+
+def test_grid_head_needs_a_bounded_real_task_and_two_bins():
+    with pytest.raises(ValueError, match="needs a task spec with bounds"):
+        make_task_head(GaussianTask(2), 6, grid_bins=4)
+    with pytest.raises(ValueError, match="real-valued tasks"):
+        make_task_head(CategoricalTask(3), 6, grid_bins=4)
+    with pytest.raises(ValueError, match="task_grid_bins must be 0"):
+        AgentConfig(task_grid_bins=1)
+    with pytest.raises(ValueError, match="both low and high"):
+        GaussianTask(2, low=(0.0, 0.0))
+    with pytest.raises(ValueError, match="low < high"):
+        GaussianTask(2, low=(0.0, 1.0), high=(1.0, 1.0))

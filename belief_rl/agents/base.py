@@ -66,6 +66,9 @@ class FeatureOutput:
     features: torch.Tensor
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    # Entropy of q(task | history) at every step ``[T, B]``, detached: set with the auxiliary losses by
+    # agents with a task head (learners may reward the information the agent gains, see SVGConfig).
+    belief_entropy: torch.Tensor | None = None
 
 
 @dataclass

@@ -6,7 +6,8 @@ bottleneck. Its belief – the posterior's parameters or the bottleneck sample �
 together with the current observation is the input of separate actor and critic
 MLPs. By default RL gradients stop at the belief, which keeps the belief a pure
 function of the history (and trainable off-policy); ``rl_grad_into_belief`` lets
-them through.
+them through. With ``policy_memory`` a recurrent core trained by RL sits between
+the belief and the heads, so the policy can also remember its own search.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class BeliefNetwork(nn.Module):
         super().__init__()
         self.core = RecurrentCore(input_dim, config.hidden_size, config.cell, config.embed_dim)
         self.bottleneck = GaussianBottleneck(config.hidden_size, config.latent_dim)
-        self.head = make_task_head(task_spec, config.latent_dim)
+        self.head = make_task_head(task_spec, config.latent_dim, config.task_grid_bins)
 
     def embed(self, hidden: torch.Tensor, noise: torch.Tensor | None) -> tuple[Distribution, torch.Tensor]:
         """Bottleneck distribution and the embedding ``z = μ + σ·noise`` (``noise=None``: the mean)."""
@@ -58,8 +59,14 @@ class BeliefAgent(Agent):
         self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
         head = self.belief_net.head
         belief_dim = head.feature_dim if config.policy_input == "posterior" else config.latent_dim
+        self.belief_dim = belief_dim
         policy_in = belief_dim + self.policy_obs_dim
-        if config.policy_head == "componentwise":
+        self.policy_core = None
+        if config.policy_memory:
+            self.policy_core = RecurrentCore(belief_dim + self.input_dim, config.policy_memory, config.cell,
+                                             config.embed_dim)
+            self.build_heads(config.policy_memory, config.policy_hidden)
+        elif config.policy_head == "componentwise":
             _check_componentwise(head.num_components, action_space, config, critic)
             args = (head.component_features, belief_dim, belief_dim // head.num_components, self.policy_obs_dim,
                     config.policy_hidden)
@@ -70,10 +77,22 @@ class BeliefAgent(Agent):
 
     @property
     def rl_trains_torso(self) -> bool:
-        return self.config.rl_grad_into_belief
+        return self.config.rl_grad_into_belief or self.policy_core is not None
 
     def initial_state(self, batch_size: int) -> State:
-        return self.belief_net.core.initial_state(batch_size)
+        """The belief network's state, followed by the policy core's (if any)."""
+        state = self.belief_net.core.initial_state(batch_size)
+        return state if self.policy_core is None else state + self.policy_core.initial_state(batch_size)
+
+    def _split_state(self, state: State) -> tuple[State, State]:
+        """``(belief state, policy-core state)`` of a joint state."""
+        size = len(self.belief_net.core.initial_state(0))
+        return state[:size], state[size:]
+
+    def _memory_input(self, policy_input: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """What the policy core reads: the belief and the agent's whole step input (observation, previous
+        action and reward, boundary)."""
+        return torch.cat([policy_input[..., : self.belief_dim], inputs], dim=-1)
 
     def _policy_input(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         if self.config.policy_input == "posterior":
@@ -84,27 +103,41 @@ class BeliefAgent(Agent):
 
     def step_features(self, inputs: torch.Tensor, state: State,
                       deterministic: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], State]:
-        hidden, state = self.belief_net.core.step(inputs, state)
+        belief_state, memory_state = self._split_state(state)
+        hidden, belief_state = self.belief_net.core.step(inputs, belief_state)
         noise = None if deterministic else torch.randn(hidden.shape[0], self.config.latent_dim)
         _, z = self.belief_net.embed(hidden, noise)
         policy_input = self._policy_input(z, inputs)
         extras = {"policy_input": policy_input}
         if noise is not None:
             extras["bottleneck_noise"] = noise
-        return policy_input, extras, state
+        if self.policy_core is None:
+            return policy_input, extras, belief_state
+        features, memory_state = self.policy_core.step(self._memory_input(policy_input, inputs), memory_state)
+        return features, extras, belief_state + memory_state
 
     def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
-        """The belief the policy saw (stored at acting time when available, else recomputed).
+        """The belief the policy saw (stored at acting time when available, else recomputed), run through
+        the policy core if the agent has one.
 
         Replayed sequences carry no stored belief: it is recomputed with the current
         belief network and fresh bottleneck noise. Unless ``rl_grad_into_belief``,
-        the features are detached, so RL losses never train the belief.
+        the belief is detached, so RL losses never train the belief network (they do
+        train the policy core).
         """
+        out = self._belief_features(batch, with_aux)
+        if self.policy_core is not None:
+            memory_input = self._memory_input(out.features, batch.inputs)
+            out.features, _ = self.policy_core.sequence(memory_input, self.policy_core.initial_state(batch.inputs.shape[1]))
+        return out
+
+    def _belief_features(self, batch: SequenceBatch, with_aux: bool) -> FeatureOutput:
+        """The policy's input ``(belief, observation)`` over whole sequences, with the belief's losses."""
         stored = batch.extras.get("policy_input")
         needs_pass = with_aux or stored is None or self.config.rl_grad_into_belief
         if not needs_pass:
             return FeatureOutput(stored)
-        hidden, _ = self.belief_net.core.sequence(batch.inputs, self.initial_state(batch.inputs.shape[1]))
+        hidden, _ = self.belief_net.core.sequence(batch.inputs, self.belief_net.core.initial_state(batch.inputs.shape[1]))
         noise = batch.extras.get("bottleneck_noise")
         if noise is None:
             noise = torch.randn(*hidden.shape[:-1], self.config.latent_dim)
@@ -117,11 +150,12 @@ class BeliefAgent(Agent):
             features = self._policy_input(z, batch.inputs).detach()
         if not with_aux:
             return FeatureOutput(features)
-        task_nll = -self.belief_net.head.log_prob(self.belief_net.task_distribution(z), batch.task).mean()
+        belief = self.belief_net.task_distribution(z)
+        task_nll = -self.belief_net.head.log_prob(belief, batch.task).mean()
         kl = GaussianBottleneck.kl_to_standard_normal(posterior).mean()
         return FeatureOutput(features,
                              {"task_nll": self.config.task_loss_coef * task_nll, "bottleneck_kl": self.config.ib_beta * kl},
-                             {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()})
+                             {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()}, belief.entropy().detach())
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
         belief_params = self.belief_parameters()
@@ -134,7 +168,7 @@ class BeliefAgent(Agent):
         return [] if self.config.rl_grad_into_belief else list(self.belief_net.parameters())
 
     def belief(self, inputs: torch.Tensor) -> Distribution:
-        hidden, _ = self.belief_net.core.sequence(inputs, self.initial_state(inputs.shape[1]))
+        hidden, _ = self.belief_net.core.sequence(inputs, self.belief_net.core.initial_state(inputs.shape[1]))
         _, z = self.belief_net.embed(hidden, None)
         return self.belief_net.task_distribution(z)
 

@@ -56,12 +56,14 @@ class AuxHeadAgent(RNNAgent):
     def __init__(self, observation_space: gym.spaces.Box, action_space: gym.Space, task_spec: TaskSpec,
                  config: AgentConfig, critic: str = "value") -> None:
         super().__init__(observation_space, action_space, task_spec, config, critic)
-        self.task_head = make_task_head(task_spec, config.hidden_size)
+        self.task_head = make_task_head(task_spec, config.hidden_size, config.task_grid_bins)
 
     def _add_aux_losses(self, hidden: torch.Tensor, batch: SequenceBatch, output: FeatureOutput) -> None:
-        task_nll = -self.task_head.log_prob(self.task_head.distribution(hidden), batch.task).mean()
+        belief = self.task_head.distribution(hidden)
+        task_nll = -self.task_head.log_prob(belief, batch.task).mean()
         output.aux_losses["task_nll"] = self.config.task_loss_coef * task_nll
         output.metrics["task_nll"] = task_nll.item()
+        output.belief_entropy = belief.entropy().detach()
 
     def belief(self, inputs: torch.Tensor) -> Distribution:
         hidden, _ = self.core.sequence(inputs, self.initial_state(inputs.shape[1]))

@@ -21,6 +21,9 @@ gradient steps, each on a batch of whole replayed meta-episodes:
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
+* **Information reward.** With ``info_gain_coef`` η > 0, the rewards in the
+  targets gain η times the drop of the entropy of the agent's task belief,
+  recomputed on replay with the current belief network.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import torch
 from torch import nn
 
 from belief_rl.agents.base import Agent, SequenceBatch
+from belief_rl.algorithms.information import information_gain
 from belief_rl.algorithms.regularizers import EntropyRegularizer, PolicyRegularizer
 from belief_rl.algorithms.retrace import retrace_targets
 from belief_rl.config import SVGConfig
@@ -86,7 +90,7 @@ class SVG0:
 
     @property
     def alpha(self) -> float:
-        return float(self.log_alpha.exp())
+        return float(self.log_alpha.detach().exp())
 
     def set_progress(self, fraction_done: float) -> None:
         """Linear learning-rate annealing to zero over the run, if ``anneal_lr``; else constant rates."""
@@ -152,6 +156,13 @@ class SVG0:
         out = agent.sequence_features(batch, with_aux=True)
         actor_features = out.features.detach()
         dist = agent.action_head(actor_features)
+        info_metrics: dict[str, float] = {}
+        if cfg.info_gain_coef > 0:
+            if out.belief_entropy is None:
+                raise ValueError("info_gain_coef needs an agent with a task belief (belief or aux_head)")
+            bonus = cfg.info_gain_coef * information_gain(out.belief_entropy)
+            rewards = rewards + bonus
+            info_metrics["info_bonus"] = bonus.sum(0).mean().item()
 
         with torch.no_grad():
             # A belief trained only by its own losses needs no target copy: the online belief
@@ -194,7 +205,7 @@ class SVG0:
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": float(alpha),
                 "penalty": actor_penalty.mean().item(), "q_mean": q.mean().item(), "target_mean": targets.mean().item(),
                 "trace_mean": (cfg.retrace_lambda * log_rhos.exp().clamp(max=1.0)).mean().item(),
-                "actor_grad_norm": grad_norms[0], **out.metrics}
+                "actor_grad_norm": grad_norms[0], **info_metrics, **out.metrics}
 
     @torch.no_grad()
     def _update_target(self) -> None:
