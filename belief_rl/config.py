@@ -212,7 +212,8 @@ class TrainConfig:
                  "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "
                  "(agent.rl_grad_into_belief=false)")
 
-        _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and self.agent.kind in ("belief", "aux_head")),
+        has_task_head = self.agent.kind in ("belief", "aux_head")
+        _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and has_task_head),
                  "svg0.info_gain_coef rewards the gain of a task belief: it needs --algorithm svg0 and the belief "
                  "or aux_head agent")
 

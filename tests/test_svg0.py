@@ -281,7 +281,8 @@ def test_the_information_reward_enters_the_retrace_targets(kind, monkeypatch):
         assert torch.allclose(entropy, agent.belief(rollout.batch.inputs).entropy(), atol=1e-5)
     seen = []
     original = svg0_module.retrace_targets
-    monkeypatch.setattr(svg0_module, "retrace_targets", lambda rewards, *args: seen.append(rewards) or original(rewards, *args))
+    monkeypatch.setattr(svg0_module, "retrace_targets",
+                        lambda rewards, *args: seen.append(rewards) or original(rewards, *args))
     metrics = learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)
     bonus = 2.0 * information_gain(entropy)
     assert bonus.abs().max() > 1e-3

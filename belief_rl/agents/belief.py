@@ -128,7 +128,8 @@ class BeliefAgent(Agent):
         out = self._belief_features(batch, with_aux)
         if self.policy_core is not None:
             memory_input = self._memory_input(out.features, batch.inputs)
-            out.features, _ = self.policy_core.sequence(memory_input, self.policy_core.initial_state(batch.inputs.shape[1]))
+            start = self.policy_core.initial_state(batch.inputs.shape[1])
+            out.features, _ = self.policy_core.sequence(memory_input, start)
         return out
 
     def _belief_features(self, batch: SequenceBatch, with_aux: bool) -> FeatureOutput:
@@ -137,7 +138,8 @@ class BeliefAgent(Agent):
         needs_pass = with_aux or stored is None or self.config.rl_grad_into_belief
         if not needs_pass:
             return FeatureOutput(stored)
-        hidden, _ = self.belief_net.core.sequence(batch.inputs, self.belief_net.core.initial_state(batch.inputs.shape[1]))
+        start = self.belief_net.core.initial_state(batch.inputs.shape[1])
+        hidden, _ = self.belief_net.core.sequence(batch.inputs, start)
         noise = batch.extras.get("bottleneck_noise")
         if noise is None:
             noise = torch.randn(*hidden.shape[:-1], self.config.latent_dim)
