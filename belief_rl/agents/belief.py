@@ -57,6 +57,8 @@ class BeliefAgent(Agent):
         super().__init__(observation_space, action_space, critic, config.time_scale)
         self.config = config
         self.belief_net = BeliefNetwork(self.input_dim, task_spec, config)
+        # How many tensors of a joint recurrent state belong to the belief network (GRU: h; LSTM: h, c).
+        self._belief_state_size = len(self.belief_net.core.initial_state(1))
         head = self.belief_net.head
         belief_dim = head.feature_dim if config.policy_input == "posterior" else config.latent_dim
         self.belief_dim = belief_dim
@@ -86,8 +88,7 @@ class BeliefAgent(Agent):
 
     def _split_state(self, state: State) -> tuple[State, State]:
         """``(belief state, policy-core state)`` of a joint state."""
-        size = len(self.belief_net.core.initial_state(0))
-        return state[:size], state[size:]
+        return state[: self._belief_state_size], state[self._belief_state_size:]
 
     def _memory_input(self, policy_input: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """What the policy core reads: the belief and the agent's whole step input (observation, previous
