@@ -48,6 +48,9 @@ class AgentConfig:
     # the policy can remember its own search (where it has been, what it tried) besides what the task belief
     # keeps. 0: feed-forward heads on (belief, observation).
     policy_memory: int = 0
+    # With policy_memory: the heads also read (belief, observation) directly beside the memory's output, so
+    # the belief need not survive the memory's recurrence to steer the action.
+    memory_skip: bool = False
     # > 0: every step's input also holds t / time_scale, t = steps since the meta-episode began.
     # Feed-forward critics on a belief need it to value finite meta-episodes (see Agent.encode_inputs).
     time_scale: float = 0.0
@@ -65,6 +68,7 @@ class AgentConfig:
         _require(self.policy_head in ("mlp", "componentwise"),
                  f"policy_head must be 'mlp' or 'componentwise', got {self.policy_head!r}")
         _require(self.policy_memory >= 0, f"policy_memory must be >= 0, got {self.policy_memory}")
+        _require(self.policy_memory or not self.memory_skip, "memory_skip needs policy_memory > 0")
         _require(not (self.policy_memory and self.policy_head == "componentwise"),
                  "policy_memory needs policy_head 'mlp' (the componentwise head reads the belief directly)")
         _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")

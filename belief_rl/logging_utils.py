@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
+
+from belief_rl.checkpoint import atomic_write_bytes
 
 
 class MetricsLogger:
@@ -25,15 +28,13 @@ class MetricsLogger:
 
     def _truncate_after(self, step: int) -> None:
         with self.path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        if not rows:
+            reader = csv.DictReader(handle)
+            rows, fields = list(reader), reader.fieldnames
+        if not fields:
             return
-        self.fields = list(rows[0].keys())
-        kept = [row for row in rows if int(row["global_step"]) <= step]
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.fields)
-            writer.writeheader()
-            writer.writerows(kept)
+        # A row cut short by a kill mid-write has no (or a partial) last column: drop it with the newer rows.
+        kept = [row for row in rows if row.get(fields[-1]) is not None and int(row["global_step"]) <= step]
+        self._write(list(fields), kept)
 
     def log(self, row: dict[str, float]) -> None:
         """Record one update's metrics (``row`` must contain ``global_step``)."""
@@ -57,10 +58,15 @@ class MetricsLogger:
     def _rewrite_with(self, fields: list[str]) -> None:
         with self.path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        self._write(fields, rows)
+
+    def _write(self, fields: list[str], rows: list[dict[str, str]]) -> None:
+        """Replace the whole file atomically, so a kill mid-rewrite loses no logged row."""
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(self.path, buffer.getvalue().encode())
         self.fields = fields
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 A run directory holds ``config.json``, ``metrics.csv``, TensorBoard events under
 ``tensorboard/`` and ``checkpoint.pt``. Checkpoints are written atomically every
 ``checkpoint_every`` updates, at the end, and when the run is interrupted (Ctrl-C
-or SIGTERM), and they carry every random state, so ``resume`` continues exactly
+or SIGTERM: after the update under way), and they carry every random state, so ``resume`` continues exactly
 where the last checkpoint stopped.
 """
 
@@ -144,7 +144,8 @@ class Trainer:
                    disable=not progress, mininterval=1.0, dynamic_ncols=True)
         row: dict[str, float] = {}
         updates_done = 0
-        previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        stop = _StopRequest()
+        previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.global_step < cfg.total_steps and (max_updates is None or updates_done < max_updates):
                 row = self._one_update()
@@ -155,16 +156,22 @@ class Trainer:
                                 sps=f"{row['steps_per_sec']:.0f}", refresh=False)
                 if self.update % cfg.checkpoint_every == 0:
                     self.save()
+                if stop.requested:
+                    break
             self.save()
         except KeyboardInterrupt:
-            self.save()
-            print(f"interrupted: checkpoint saved at step {self.global_step}; continue with --resume", file=sys.stderr)
+            print("interrupted twice: stopped mid-update; --resume continues from the last checkpoint",
+                  file=sys.stderr)
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
             bar.close()
             logger.close()
             self.env.close()
+        if stop.requested:
+            print(f"interrupted: checkpoint saved at step {self.global_step}; continue with --resume", file=sys.stderr)
+            raise KeyboardInterrupt
         return row
 
     def _one_update(self) -> dict[str, float]:
@@ -187,5 +194,14 @@ class Trainer:
                 "train_return": float(rollout.returns().mean()), "eval_return": eval_return, **metrics}
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class _StopRequest:
+    """SIGINT / SIGTERM handler. The first signal lets the current update finish, be logged and checkpointed (an
+    update cut in half would leave the weights and optimizer between two checkpoints); a second stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True

@@ -19,11 +19,13 @@ def _setup(kind, **overrides):
     return env, agent
 
 
-@pytest.mark.parametrize("kind,cell,memory", [("belief", "gru", 0), ("belief", "lstm", 0), ("rnn", "gru", 0),
-                                              ("rnn", "lstm", 0), ("aux_head", "gru", 0), ("belief", "gru", 16),
-                                              ("belief", "lstm", 16)])
+@pytest.mark.parametrize("kind,cell,memory", [("belief", "gru", {}), ("belief", "lstm", {}), ("rnn", "gru", {}),
+                                              ("rnn", "lstm", {}), ("aux_head", "gru", {}),
+                                              ("belief", "gru", {"policy_memory": 16}),
+                                              ("belief", "lstm", {"policy_memory": 16}),
+                                              ("belief", "gru", {"policy_memory": 16, "memory_skip": True})])
 def test_sequence_evaluation_reproduces_acting(kind, cell, memory):
-    env, agent = _setup(kind, cell=cell, **({"policy_memory": memory} if memory else {}))
+    env, agent = _setup(kind, cell=cell, **memory)
     rollout = collect_rollout(env, agent, seed=3)
     out = agent.evaluate(rollout.batch)
     torch.testing.assert_close(out.log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
@@ -57,6 +59,17 @@ def test_policy_memory_is_trained_by_rl_and_the_belief_network_is_not():
     assert out.log_prob.shape == rollout.log_probs.shape
     with pytest.raises(ValueError, match="policy_memory needs policy_head 'mlp'"):
         AgentConfig(policy_memory=16, policy_head="componentwise")
+
+
+def test_memory_skip_feeds_the_belief_and_observation_to_the_heads():
+    env, agent = _setup("belief", policy_memory=16, memory_skip=True)
+    rollout = collect_rollout(env, agent, seed=0)
+    features = agent.sequence_features(rollout.batch, with_aux=False).features
+    # The memory's output, then exactly the (belief, observation) input the feed-forward heads would read.
+    assert features.shape[-1] == 16 + agent.belief_dim + agent.policy_obs_dim
+    torch.testing.assert_close(features[..., 16:], rollout.batch.extras["policy_input"])
+    with pytest.raises(ValueError, match="memory_skip needs policy_memory"):
+        AgentConfig(memory_skip=True)
 
 
 def test_task_loss_trains_only_the_belief_network():

@@ -88,3 +88,23 @@ def test_load_agent_rejects_a_checkpoint_that_does_not_match_its_config(tmp_path
     config_path.write_text(config_path.read_text().replace('"hidden_size": 32', '"hidden_size": 48'))
     with pytest.raises(CheckpointError, match="does not match"):
         load_agent(tmp_path / "run")
+
+
+def test_resumed_metrics_drop_newer_rows_and_a_row_cut_short_by_a_kill(tmp_path):
+    from belief_rl.logging_utils import MetricsLogger
+
+    logger = MetricsLogger(tmp_path)
+    for step in (10, 20, 30):
+        logger.log({"update": step // 10, "global_step": step, "loss": 0.5})
+    logger.log({"update": 4, "global_step": 40, "loss": 0.5, "late_metric": 1.0})  # widens the header
+    logger.close()
+    with (tmp_path / "metrics.csv").open("a") as handle:
+        handle.write("5")  # a kill in the middle of writing a row
+    MetricsLogger(tmp_path, resume_step=40).close()
+    with (tmp_path / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["global_step"] for r in rows] == ["10", "20", "30", "40"]
+    assert [r["late_metric"] for r in rows] == ["", "", "", "1.0"]
+    MetricsLogger(tmp_path, resume_step=20).close()
+    with (tmp_path / "metrics.csv").open() as handle:
+        assert [r["global_step"] for r in csv.DictReader(handle)] == ["10", "20"]

@@ -151,16 +151,28 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_finishes_the_update_and_saves_a_checkpoint(tmp_path, signum):
     run_dir = tmp_path / "run"
     proc = _cli_process([*KILL_ARGS, "--run-dir", run_dir], tmp_path)
     _wait_for_rows(run_dir, 2, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert b"checkpoint saved" in err
     saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
     assert saved["update"] == len(_rows(run_dir))  # nothing logged is lost
+    assert saved["update"] < 40  # stopped early, not after the whole run
+
+
+def test_a_second_interrupt_stops_at_once():
+    from belief_rl.train import _StopRequest
+
+    stop = _StopRequest()
+    stop(signal.SIGINT, None)
+    assert stop.requested
+    with pytest.raises(KeyboardInterrupt):
+        stop(signal.SIGINT, None)
 
 
 def test_presets_give_agent_specific_settings_to_their_agent_only(tmp_path):

@@ -93,9 +93,10 @@ def test_actor_climbs_a_fixed_critic():
     assert after[0] > before[0] + 0.02 and after[1] < before[1] - 0.02, (before, after)
 
 
-@pytest.mark.parametrize("kind, memory", [("belief", 0), ("rnn", 0), ("aux_head", 0), ("belief", 16)])
+@pytest.mark.parametrize("kind, memory", [("belief", {}), ("rnn", {}), ("aux_head", {}), ("belief", {"policy_memory": 16}),
+                                          ("belief", {"policy_memory": 16, "memory_skip": True})])
 def test_gradient_step_trains_the_right_modules(kind, memory):
-    agent, env = small_agent(kind=kind, **({"policy_memory": memory} if memory else {}))
+    agent, env = small_agent(kind=kind, **memory)
     learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4))
     rollout = collect_rollout(env, agent, seed=0)
     before = {name: p.detach().clone() for name, p in agent.named_parameters()}

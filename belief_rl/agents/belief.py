@@ -67,7 +67,7 @@ class BeliefAgent(Agent):
         if config.policy_memory:
             self.policy_core = RecurrentCore(belief_dim + self.input_dim, config.policy_memory, config.cell,
                                              config.embed_dim)
-            self.build_heads(config.policy_memory, config.policy_hidden)
+            self.build_heads(config.policy_memory + (policy_in if config.memory_skip else 0), config.policy_hidden)
         elif config.policy_head == "componentwise":
             _check_componentwise(head.num_components, action_space, config, critic)
             args = (head.component_features, belief_dim, belief_dim // head.num_components, self.policy_obs_dim,
@@ -114,8 +114,8 @@ class BeliefAgent(Agent):
             extras["bottleneck_noise"] = noise
         if self.policy_core is None:
             return policy_input, extras, belief_state
-        features, memory_state = self.policy_core.step(self._memory_input(policy_input, inputs), memory_state)
-        return features, extras, belief_state + memory_state
+        memory, memory_state = self.policy_core.step(self._memory_input(policy_input, inputs), memory_state)
+        return self._head_input(memory, policy_input), extras, belief_state + memory_state
 
     def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
         """The belief the policy saw (stored at acting time when available, else recomputed), run through
@@ -130,8 +130,14 @@ class BeliefAgent(Agent):
         if self.policy_core is not None:
             memory_input = self._memory_input(out.features, batch.inputs)
             start = self.policy_core.initial_state(batch.inputs.shape[1])
-            out.features, _ = self.policy_core.sequence(memory_input, start)
+            memory, _ = self.policy_core.sequence(memory_input, start)
+            out.features = self._head_input(memory, out.features)
         return out
+
+    def _head_input(self, memory: torch.Tensor, policy_input: torch.Tensor) -> torch.Tensor:
+        """What the heads of an agent with a policy memory read: its output, and with ``memory_skip`` the
+        belief and observation too."""
+        return torch.cat([memory, policy_input], dim=-1) if self.config.memory_skip else memory
 
     def _belief_features(self, batch: SequenceBatch, with_aux: bool) -> FeatureOutput:
         """The policy's input ``(belief, observation)`` over whole sequences, with the belief's losses."""
