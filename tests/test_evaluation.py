@@ -159,3 +159,25 @@ def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
     idle = np.repeat(observations[:1], len(observations), axis=0)
     np.testing.assert_allclose(module.exact_p_true(NumPadExplorer.for_env(env), idle, np.zeros_like(rewards),
                                                    np.asarray(info["task"]))["499"], [0.25, 0.25, 0.25])
+
+
+def test_compare_benchmarks_overlays_curves_and_rejects_bad_specs(tmp_path):
+    curve = {"steps": [1.0, 2.0], "mean": [0.5, 1.5], "stderr": [0.1, 0.2], "num_seeds": 2}
+    summary = {"envs": {"E": {"agents": {"belief": {"curve": curve}, "rnn": {"curve": curve}},
+                              "references": {"oracle": {"mean": 2.0}, "explorer": {"mean": 1.8}}}}}
+    path = tmp_path / "benchmark.json"
+    path.write_text(json.dumps(summary))
+
+    def run(*curves):
+        args = [sys.executable, str(ROOT / "analysis" / "compare_benchmarks.py"), "--env", "E", "--out",
+                str(tmp_path / "cmp.png")]
+        for spec in curves:
+            args += ["--curve", spec]
+        return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+    completed = run(f"belief={path}:belief", f"RNN, size 64={path}:rnn")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (tmp_path / "cmp.png").stat().st_size > 10_000
+    for bad, message in (("no-separators", "LABEL=SUMMARY.json:AGENT"), (f"x={path}:aux_head", "no 'aux_head' runs")):
+        completed = run(bad)
+        assert completed.returncode == 2 and message in completed.stderr and "Traceback" not in completed.stderr
