@@ -205,3 +205,4 @@ class _StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        print("stopping after the update under way (interrupt again to stop at once)", file=sys.stderr, flush=True)

@@ -159,7 +159,7 @@ def test_sigterm_or_ctrl_c_finishes_the_update_and_saves_a_checkpoint(tmp_path, 
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert b"checkpoint saved" in err
+    assert b"stopping after the update under way" in err and b"checkpoint saved" in err
     saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
     assert saved["update"] == len(_rows(run_dir))  # nothing logged is lost
     assert saved["update"] < 40  # stopped early, not after the whole run
