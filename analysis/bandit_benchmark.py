@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
 from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
@@ -51,13 +51,8 @@ def plot(results: dict, path: Path) -> None:
     fig, (curves, bars) = plt.subplots(1, 2, figsize=(13, 4.5))
     for agent, runs in results["agents"].items():
         curve = mean_curve([Path(run["run_dir"]) for run in runs])
-        steps, mean, se = (np.array(curve[key]) for key in ("steps", "mean", "stderr"))
-        se = np.nan_to_num(se)
-        curves.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({curve['num_seeds']} seed(s))")
-        curves.fill_between(steps, mean - se, mean + se, color=COLORS.get(agent), alpha=0.2)
-    for name, style in (("gittins", "--"), ("bayes_ucb", ":"), ("greedy", "-."), ("random", "-")):
-        strategy = results["strategies"][name]
-        curves.axhline(strategy["mean"], color="gray", linestyle=style, label=f"{name} {strategy['mean']:.1f}")
+        plot_mean_curve(curves, curve, agent, COLORS.get(agent))
+    draw_references(curves, results["strategies"], {"gittins": "--", "bayes_ucb": ":", "greedy": "-.", "random": "-"})
     curves.set_xlabel("environment steps")
     curves.set_ylabel("held-out return (2,000 tasks)")
     curves.set_title(f"{results['env_id']}: learning curves")

@@ -20,9 +20,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
-from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 
 
 def parse_curve(spec: str) -> tuple[str, Path, str]:
@@ -48,13 +47,8 @@ def load_curve(path: Path, env_id: str, agent: str) -> tuple[dict, dict]:
 def plot(env_id: str, curves: list[tuple[str, dict]], references: dict, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, curve in curves:
-        steps, mean = np.array(curve["steps"]), np.array(curve["mean"])
-        se = np.nan_to_num(np.array(curve["stderr"], dtype=float))
-        line, = ax.plot(steps, mean, label=f"{label} ({curve['num_seeds']} seeds)")
-        ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.2)
-    for name, style in (("oracle", "--"), ("explorer", ":")):
-        if name in references:
-            ax.axhline(references[name]["mean"], color="gray", linestyle=style, label=f"{name} {references[name]['mean']:.1f}")
+        plot_mean_curve(ax, curve, label)
+    draw_references(ax, references, {"oracle": "--", "explorer": ":"})
     ax.set_xlabel("environment steps")
     ax.set_ylabel("held-out meta-episode return")
     ax.set_title(f"{env_id} (mean ± s.e. over seeds)")

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
@@ -141,14 +141,8 @@ def plot(results: dict, path: Path) -> None:
     for ax, env_id in zip(axes[0], envs_):
         summary = results["envs"][env_id]
         for agent, data in summary["agents"].items():
-            curve = data["curve"]
-            steps, mean = np.array(curve["steps"]), np.array(curve["mean"])
-            se = np.nan_to_num(np.array(curve["stderr"], dtype=float))
-            ax.plot(steps, mean, color=COLORS.get(agent), label=f"{agent} ({curve['num_seeds']} seeds)")
-            ax.fill_between(steps, mean - se, mean + se, color=COLORS.get(agent), alpha=0.2)
-        for name, style in (("oracle", "--"), ("explorer", ":")):
-            ref = summary["references"][name]
-            ax.axhline(ref["mean"], color="gray", linestyle=style, label=f"{name} {ref['mean']:.1f}")
+            plot_mean_curve(ax, data["curve"], agent, COLORS.get(agent))
+        draw_references(ax, summary["references"], {"oracle": "--", "explorer": ":"})
         ax.set_xlabel("environment steps")
         ax.set_ylabel(f"held-out meta-episode return ({summary['curve_eval_tasks']} tasks)")
         ax.set_title(f"{env_id} (SVG(0), mean ± s.e. over seeds)")

@@ -9,6 +9,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_mean_curve(ax: plt.Axes, curve: dict[str, Any], label: str, color: str | None = None) -> None:
+    """A learning curve (``steps``, ``mean``, ``stderr``, ``num_seeds``) as its mean with a ± s.e. band."""
+    steps, mean = np.array(curve["steps"]), np.array(curve["mean"])
+    se = np.nan_to_num(np.array(curve["stderr"], dtype=float))
+    line, = ax.plot(steps, mean, color=color, label=f"{label} ({curve['num_seeds']} seeds)")
+    ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.2)
+
+
+def draw_references(ax: plt.Axes, references: dict[str, dict[str, float]], styles: dict[str, str]) -> None:
+    """Gray horizontal lines at the mean returns of the named reference policies (name → line style)."""
+    for name, style in styles.items():
+        if name in references:
+            mean = references[name]["mean"]
+            ax.axhline(mean, color="gray", linestyle=style, label=f"{name} {mean:.1f}")
 
 
 def save_figure(fig: plt.Figure, path: Path) -> None:
