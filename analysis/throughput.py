@@ -4,8 +4,9 @@
 
 Environment rows step each natively batched env with uniformly random actions
 (no agent). Learner rows time one SVG(0) gradient step (16 replayed meta-episodes)
-and one full iteration (collecting 16 meta-episodes with the agent plus 8
-gradient steps, the ``semicircle``/``numpad`` presets) for each agent, after one
+and one full iteration (collecting 16 meta-episodes with the agent plus the
+preset's ``updates_per_rollout`` gradient steps; the ``semicircle``/``numpad``
+presets, so the belief agent has its policy memory) for each agent, after one
 warm-up call. Writes ``throughput.json`` and ``throughput.png``.
 """
 

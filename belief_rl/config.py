@@ -130,6 +130,10 @@ class SVGConfig:
     # η > 0: the reward of step t gains η·(H_t − H_{t+1}), the drop of the entropy of the agent's task belief
     # q(task | history) (agents with a task head; see belief_rl.algorithms.information).
     info_gain_coef: float = 0.0
+    # Whether the actor's loss also trains the recurrent torso (RNN/AuxHead) or the belief agent's policy
+    # memory, through the reparameterized action only (the Q term's dependence on the state features stays
+    # detached). Off (the default): the torso learns from the critic alone, as in SAC-AE.
+    actor_grad_into_torso: bool = False
     warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate

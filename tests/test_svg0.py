@@ -93,6 +93,31 @@ def test_actor_climbs_a_fixed_critic():
     assert after[0] > before[0] + 0.02 and after[1] < before[1] - 0.02, (before, after)
 
 
+@pytest.mark.parametrize("kind, memory, torso", [("rnn", {}, "core."), ("belief", {"policy_memory": 16}, "policy_core.")])
+@pytest.mark.parametrize("into_torso", [False, True])
+def test_the_actor_trains_the_torso_through_the_action_only_when_asked(kind, memory, torso, into_torso):
+    """With a critic that ignores the state, only the actor's loss can reach the torso; its Q term never
+    differentiates the state features, only the action."""
+    agent, env = small_agent(kind=kind, task_loss_coef=0.0, ib_beta=0.0, **memory)
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, actor_grad_into_torso=into_torso))
+    w = torch.tensor([1.0, -1.0])
+    calls = []
+
+    def q_values(features, action):
+        calls.append((features.requires_grad, action.requires_grad))
+        return (action * w).sum(-1, keepdim=True).expand(*action.shape[:-1], 2)
+
+    agent.q_values = q_values
+    rollout = collect_rollout(env, agent, seed=0)
+    before = {name: p.detach().clone() for name, p in agent.named_parameters()}
+    learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)
+    changed = {name for name, p in agent.named_parameters() if not torch.equal(p, before[name])}
+    assert any(n.startswith("action_head.") for n in changed)
+    assert any(n.startswith(torso) for n in changed) == into_torso
+    assert not any(n.startswith("belief_net.") for n in changed)
+    assert (False, True) in calls and not any(features and action for features, action in calls)
+
+
 @pytest.mark.parametrize("kind, memory", [("belief", {}), ("rnn", {}), ("aux_head", {}), ("belief", {"policy_memory": 16}),
                                           ("belief", {"policy_memory": 16, "memory_skip": True})])
 def test_gradient_step_trains_the_right_modules(kind, memory):

@@ -10,9 +10,10 @@ gradient steps, each on a batch of whole replayed meta-episodes:
 * **Actor (SVG(0)).** ``a = f(ε; s)`` is sampled by reparameterization and the
   actor descends ``α·penalty(a) − min Q(s, a)``, so the policy gradient flows
   through the action into the critic. The critic is frozen for this term.
-* **Torso and belief.** The recurrent torso of RNN/AuxHead agents is trained by
-  the critic loss (the actor reads detached features, as in SAC-AE) and has a
-  target copy; the belief network is trained only by its own task
+* **Torso and belief.** The recurrent torso of RNN/AuxHead agents (and the belief
+  agent's policy memory) is trained by the critic loss – the actor reads detached
+  features, as in SAC-AE, unless ``actor_grad_into_torso`` lets the actor's
+  gradient through the action into it – and has a target copy; the belief network is trained only by its own task
   log-likelihood and bottleneck on the replayed histories – valid off-policy,
   because q(task | history) does not depend on which policy produced the
   history – so the target critic reads the online belief. It can take further
@@ -154,8 +155,8 @@ class SVG0:
         if context is None:
             context = self._context(batch.inputs)
         out = agent.sequence_features(batch, with_aux=True)
-        actor_features = out.features.detach()
-        dist = agent.action_head(actor_features)
+        critic_features = out.features.detach()  # what the actor's Q term reads: no gradient into the state
+        dist = agent.action_head(out.features if cfg.actor_grad_into_torso else critic_features)
         info_metrics: dict[str, float] = {}
         if cfg.info_gain_coef > 0:
             if out.belief_entropy is None:
@@ -170,7 +171,7 @@ class SVG0:
             if agent.rl_trains_torso:
                 target_features = self.target_agent.sequence_features(batch, with_aux=False).features
             else:
-                target_features = actor_features
+                target_features = critic_features
             next_action, next_log_prob = dist.rsample_with_log_prob()
             values = self.target_agent.q_values(target_features, next_action).min(-1).values
             if cfg.penalty_in_target:
@@ -186,7 +187,7 @@ class SVG0:
 
         action, log_prob = dist.rsample_with_log_prob()
         with _frozen(agent.critic):
-            q_new = agent.q_values(actor_features, action).min(-1).values
+            q_new = agent.q_values(critic_features, action).min(-1).values
         actor_penalty = self.regularizer.penalty(dist, action, log_prob, context)
         actor_loss = (alpha * actor_penalty - q_new).mean()
 
