@@ -155,8 +155,8 @@ class SVG0:
         if context is None:
             context = self._context(batch.inputs)
         out = agent.sequence_features(batch, with_aux=True)
-        critic_features = out.features.detach()  # what the actor's Q term reads: no gradient into the state
-        dist = agent.action_head(out.features if cfg.actor_grad_into_torso else critic_features)
+        detached_features = out.features.detach()  # the state as the actor's Q term and the targets see it
+        dist = agent.action_head(out.features if cfg.actor_grad_into_torso else detached_features)
         info_metrics: dict[str, float] = {}
         if cfg.info_gain_coef > 0:
             if out.belief_entropy is None:
@@ -171,7 +171,7 @@ class SVG0:
             if agent.rl_trains_torso:
                 target_features = self.target_agent.sequence_features(batch, with_aux=False).features
             else:
-                target_features = critic_features
+                target_features = detached_features
             next_action, next_log_prob = dist.rsample_with_log_prob()
             values = self.target_agent.q_values(target_features, next_action).min(-1).values
             if cfg.penalty_in_target:
@@ -187,7 +187,7 @@ class SVG0:
 
         action, log_prob = dist.rsample_with_log_prob()
         with _frozen(agent.critic):
-            q_new = agent.q_values(critic_features, action).min(-1).values
+            q_new = agent.q_values(detached_features, action).min(-1).values
         actor_penalty = self.regularizer.penalty(dist, action, log_prob, context)
         actor_loss = (alpha * actor_penalty - q_new).mean()
 
