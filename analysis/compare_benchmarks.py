@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
+from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
 
 
 def parse_curve(spec: str) -> tuple[str, Path, str]:
@@ -48,7 +48,7 @@ def plot(env_id: str, curves: list[tuple[str, dict]], references: dict, out: Pat
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, curve in curves:
         plot_mean_curve(ax, curve, label)
-    draw_references(ax, references, {"oracle": "--", "explorer": ":"})
+    draw_references(ax, references, META_RL_REFERENCE_STYLES)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("held-out meta-episode return")
     ax.set_title(f"{env_id} (mean ± s.e. over seeds)")

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
+from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.cli import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
@@ -142,7 +142,7 @@ def plot(results: dict, path: Path) -> None:
         summary = results["envs"][env_id]
         for agent, data in summary["agents"].items():
             plot_mean_curve(ax, data["curve"], agent, COLORS.get(agent))
-        draw_references(ax, summary["references"], {"oracle": "--", "explorer": ":"})
+        draw_references(ax, summary["references"], META_RL_REFERENCE_STYLES)
         ax.set_xlabel("environment steps")
         ax.set_ylabel(f"held-out meta-episode return ({summary['curve_eval_tasks']} tasks)")
         ax.set_title(f"{env_id} (SVG(0), mean ± s.e. over seeds)")

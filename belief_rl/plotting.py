@@ -20,6 +20,10 @@ def plot_mean_curve(ax: plt.Axes, curve: dict[str, Any], label: str, color: str 
     ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.2)
 
 
+# Line styles of the scripted references of the continuous-control envs.
+META_RL_REFERENCE_STYLES = {"oracle": "--", "explorer": ":"}
+
+
 def draw_references(ax: plt.Axes, references: dict[str, dict[str, float]], styles: dict[str, str]) -> None:
     """Gray horizontal lines at the mean returns of the named reference policies (name → line style)."""
     for name, style in styles.items():
