@@ -51,6 +51,11 @@ class AgentConfig:
     # With policy_memory: the heads also read (belief, observation) directly beside the memory's output, so
     # the belief need not survive the memory's recurrence to steer the action.
     memory_skip: bool = False
+    # With policy_memory, off-policy (SVG(0)) training only: the probability that a replayed meta-episode's
+    # belief reaches the memory as the prior belief (the belief before any evidence) at every step, so the
+    # memory also learns to track the search itself instead of leaning on the belief alone. Acting always
+    # sees the belief.
+    belief_dropout: float = 0.0
     # > 0: every step's input also holds t / time_scale, t = steps since the meta-episode began.
     # Feed-forward critics on a belief need it to value finite meta-episodes (see Agent.encode_inputs).
     time_scale: float = 0.0
@@ -69,6 +74,8 @@ class AgentConfig:
                  f"policy_head must be 'mlp' or 'componentwise', got {self.policy_head!r}")
         _require(self.policy_memory >= 0, f"policy_memory must be >= 0, got {self.policy_memory}")
         _require(self.policy_memory or not self.memory_skip, "memory_skip needs policy_memory > 0")
+        _require(0 <= self.belief_dropout < 1, f"belief_dropout must be in [0, 1), got {self.belief_dropout}")
+        _require(self.policy_memory or not self.belief_dropout, "belief_dropout needs policy_memory > 0")
         _require(not (self.policy_memory and self.policy_head == "componentwise"),
                  "policy_memory needs policy_head 'mlp' (the componentwise head reads the belief directly)")
         _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
@@ -219,6 +226,8 @@ class TrainConfig:
                                                               and not self.agent.rl_grad_into_belief),
                  "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "
                  "(agent.rl_grad_into_belief=false)")
+        _require(not self.agent.belief_dropout or self.algorithm == "svg0",
+                 "agent.belief_dropout hides the belief from replayed meta-episodes: it needs --algorithm svg0")
 
         has_task_head = self.agent.kind in ("belief", "aux_head")
         _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and has_task_head),

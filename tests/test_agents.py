@@ -72,6 +72,28 @@ def test_memory_skip_feeds_the_belief_and_observation_to_the_heads():
         AgentConfig(memory_skip=True)
 
 
+def test_belief_dropout_shows_marked_meta_episodes_only_the_prior_belief():
+    env, agent = _setup("belief", policy_memory=16, memory_skip=True, belief_dropout=0.5)
+    batch = collect_rollout(env, agent, seed=0).batch
+    marked = agent.training_batch(batch, torch.Generator().manual_seed(0))
+    hidden = marked.extras["belief_hidden"]
+    assert hidden.shape == batch.inputs.shape[:2] and (hidden == hidden[:1]).all() and 0 < hidden[0].sum() < 16
+    features = agent.sequence_features(marked, with_aux=False).features
+    plain = agent.sequence_features(batch, with_aux=False).features
+    belief = features[..., 16:16 + agent.belief_dim]
+    shown = batch.extras["policy_input"][..., : agent.belief_dim]
+    # Marked meta-episodes see their first step's belief throughout, the others their own; only the
+    # marked ones' memory changes.
+    torch.testing.assert_close(belief[:, hidden[0]], shown[:1, hidden[0]].expand_as(belief[:, hidden[0]]))
+    torch.testing.assert_close(features[:, ~hidden[0]], plain[:, ~hidden[0]])
+    assert not torch.allclose(features[1:, hidden[0], :16], plain[1:, hidden[0], :16])
+    assert _setup("belief", policy_memory=16)[1].training_batch(batch) is batch
+    with pytest.raises(ValueError, match="belief_dropout needs policy_memory"):
+        AgentConfig(belief_dropout=0.5)
+    with pytest.raises(ValueError, match=r"belief_dropout must be in \[0, 1\)"):
+        AgentConfig(policy_memory=16, belief_dropout=1.0)
+
+
 def test_task_loss_trains_only_the_belief_network():
     env, agent = _setup("belief")
     rollout = collect_rollout(env, agent, seed=0)

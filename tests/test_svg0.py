@@ -188,6 +188,22 @@ def test_update_takes_the_configured_number_of_belief_steps(monkeypatch):
     assert calls == [4, 4, 4]
 
 
+def test_belief_dropout_marks_replayed_batches_for_the_online_and_target_passes(monkeypatch):
+    agent, env = small_agent(kind="belief", policy_memory=16, belief_dropout=0.5)
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, warmup_episodes=4, updates_per_rollout=2))
+    passes = []
+    for model in (agent, learner.target_agent):
+        original = model.sequence_features
+        monkeypatch.setattr(model, "sequence_features",
+                            lambda batch, with_aux=True, original=original: passes.append(batch.extras["belief_hidden"])
+                            or original(batch, with_aux))
+    learner.update(collect_rollout(env, agent, seed=0))
+    assert len(passes) == 4  # online and target pass of each of the two steps, with the same marks
+    assert torch.equal(passes[0], passes[1]) and torch.equal(passes[2], passes[3])
+    with pytest.raises(ValueError, match="belief_dropout .* needs --algorithm svg0"):
+        TrainConfig(algorithm="ppo", agent={"kind": "belief", "policy_memory": 16, "belief_dropout": 0.5})
+
+
 @pytest.mark.parametrize("agent, message", [({"kind": "rnn"}, "needs the belief agent"),
                                             ({"kind": "belief", "rl_grad_into_belief": True}, "apart from RL")])
 def test_belief_updates_need_a_belief_trained_apart_from_rl(agent, message):

@@ -142,6 +142,11 @@ class Agent(nn.Module):
         """Whether RL losses train the torso (then off-policy learners need target copies of it)."""
         return True
 
+    def training_batch(self, batch: SequenceBatch, generator: torch.Generator | None = None) -> SequenceBatch:
+        """A replayed batch as an off-policy learner trains on it (unchanged unless the agent marks it up,
+        e.g. the belief agent's belief dropout). The learner passes the same batch to the target copy."""
+        return batch
+
     # -- implemented by subclasses ---------------------------------------------------------------
     def initial_state(self, batch_size: int) -> State:
         raise NotImplementedError

@@ -90,6 +90,26 @@ class BeliefAgent(Agent):
         """``(belief state, policy-core state)`` of a joint state."""
         return state[: self._belief_state_size], state[self._belief_state_size:]
 
+    def training_batch(self, batch: SequenceBatch, generator: torch.Generator | None = None) -> SequenceBatch:
+        """With ``belief_dropout``: marks each meta-episode, with that probability, as one whose memory sees
+        only the prior belief (``extras["belief_hidden"]``, ``[T, B]``)."""
+        if not self.config.belief_dropout:
+            return batch
+        num_sequences = batch.inputs.shape[1]
+        hidden = torch.rand(num_sequences, generator=generator) < self.config.belief_dropout
+        extras = {**batch.extras, "belief_hidden": hidden.expand(batch.inputs.shape[0], num_sequences)}
+        return SequenceBatch(batch.inputs, batch.actions, batch.task, extras)
+
+    def _hide_belief(self, policy_input: torch.Tensor, batch: SequenceBatch) -> torch.Tensor:
+        """``policy_input`` with the belief of marked meta-episodes replaced by their first step's, the belief
+        before any evidence."""
+        hidden = batch.extras.get("belief_hidden")
+        if hidden is None:
+            return policy_input
+        belief, observation = policy_input[..., : self.belief_dim], policy_input[..., self.belief_dim:]
+        belief = torch.where(hidden.unsqueeze(-1), belief[:1].expand_as(belief), belief)
+        return torch.cat([belief, observation], dim=-1)
+
     def _memory_input(self, policy_input: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """What the policy core reads: the belief and the agent's whole step input (observation, previous
         action and reward, boundary)."""
@@ -128,6 +148,7 @@ class BeliefAgent(Agent):
         """
         out = self._belief_features(batch, with_aux)
         if self.policy_core is not None:
+            out.features = self._hide_belief(out.features, batch)
             memory_input = self._memory_input(out.features, batch.inputs)
             start = self.policy_core.initial_state(batch.inputs.shape[1])
             memory, _ = self.policy_core.sequence(memory_input, start)

@@ -107,7 +107,7 @@ class SVG0:
         totals: dict[str, list[float]] = {}
         for _ in range(self.config.updates_per_rollout):
             batch, data = self.replay.sample(self.config.batch_size, generator)
-            metrics = self.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"],
+            metrics = self.gradient_step(self.agent.training_batch(batch, generator), data["log_probs"], data["rewards"], data["dones"],
                                          data.get("regularizer_context"))
             for key, value in metrics.items():
                 totals.setdefault(key, []).append(value)
