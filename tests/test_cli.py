@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from belief_rl.cli import main
+from belief_rl.presets import preset_for_env
 
 SMALL = ["--set", "agent.hidden_size=32", "agent.embed_dim=32", "agent.latent_dim=8", "agent.policy_hidden=32",
          "ppo.num_envs=32", "ppo.num_minibatches=2", "eval_tasks=64", "num_threads=1"]
@@ -189,9 +190,14 @@ def test_presets_give_agent_specific_settings_to_their_agent_only(tmp_path):
     custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp", "ppo.num_envs=64")
     assert (custom.total_steps, custom.agent.policy_head, custom.ppo.num_envs) == (1000, "mlp", 64)
     # On the meta-RL presets only the belief agent gets a policy memory (the RNN agent's torso is one).
-    for preset in ("semicircle", "numpad"):
+    for preset in ("semicircle", "numpad", "numpad-2x2"):
         assert config("--preset", preset, "--agent", "belief").agent.policy_memory == 64
         assert config("--preset", preset, "--agent", "rnn").agent.policy_memory == 0
+    # Belief dropout only on the 2×2 pad, the benchmark preset of its env only.
+    assert config("--preset", "numpad-2x2", "--agent", "belief").agent.belief_dropout == 0.5
+    assert config("--preset", "numpad", "--agent", "belief").agent.belief_dropout == 0.0
+    assert [preset_for_env(f"belief_rl/{name}") for name in ("NumPad-2x2-L3-v0", "NumPad-3x3-L4-v0", "NumPad-v0")] == [
+        "numpad-2x2", "numpad", "numpad"]
 
 
 def test_evaluate_an_agent_without_a_belief(tmp_path, capsys):

@@ -18,7 +18,9 @@ gradient steps, each on a batch of whole replayed meta-episodes:
   because q(task | history) does not depend on which policy produced the
   history – so the target critic reads the online belief. It can take further
   steps of its own (``belief_updates_per_rollout``), on replay or on another
-  policy's histories.
+  policy's histories. An agent may mark a replayed batch up once for both the
+  online and the target pass (:meth:`Agent.training_batch`: the belief agent's
+  belief dropout).
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
@@ -107,7 +109,8 @@ class SVG0:
         totals: dict[str, list[float]] = {}
         for _ in range(self.config.updates_per_rollout):
             batch, data = self.replay.sample(self.config.batch_size, generator)
-            metrics = self.gradient_step(self.agent.training_batch(batch, generator), data["log_probs"], data["rewards"], data["dones"],
+            batch = self.agent.training_batch(batch, generator)
+            metrics = self.gradient_step(batch, data["log_probs"], data["rewards"], data["dones"],
                                          data.get("regularizer_context"))
             for key, value in metrics.items():
                 totals.setdefault(key, []).append(value)
