@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
-from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
 from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402

@@ -26,8 +26,8 @@ from belief_rl.algorithms import SVG0
 from belief_rl.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint
 from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import machine_description
-from belief_rl.tasks import true_component_probabilities
-from belief_rl.train import build_agent, read_config
+from belief_rl.task_heads import true_component_probabilities
+from belief_rl.runs import build_agent, read_config
 
 REPORT_TIMES = (50, 100, 250, 499)
 HELD_OUT = 64  # replayed meta-episodes kept for the report (drawn with their own generator)

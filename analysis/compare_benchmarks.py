@@ -5,8 +5,9 @@ Each ``--curve LABEL=SUMMARY:AGENT`` draws ``AGENT``'s mean ± s.e. curve on ``-
 folders. The first summary's oracle and explorer returns are drawn as horizontal lines.
 
     .venv/bin/python analysis/compare_benchmarks.py --env belief_rl/NumPad-2x2-L3-v0 \\
-        --curve "belief 64=results/meta_rl_5seeds/benchmark.json:belief" \\
-        --curve "RNN 128=results/meta_rl_rnn128/benchmark.json:rnn" --out results/sizes.png
+        --curve "belief 64=results/meta_rl/more_seeds/seeds_0_4/benchmark.json:belief" \\
+        --curve "RNN 128=results/meta_rl/sizes/rnn128/benchmark.json:rnn" \\
+        --out results/meta_rl/sizes/numpad_2x2.png
 """
 
 from __future__ import annotations

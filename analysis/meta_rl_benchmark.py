@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
-from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
     committed_env_summaries,
@@ -44,8 +44,10 @@ from belief_rl.experiments import (  # noqa: E402
     steps_to_reach,
     train_or_resume,
 )
-from belief_rl.presets import apply_preset, preset_for_env  # noqa: E402
-from belief_rl.train import MONITOR_EVAL_SEED, read_config  # noqa: E402
+from belief_rl.families import preset_for_env  # noqa: E402
+from belief_rl.presets import apply_preset  # noqa: E402
+from belief_rl.runs import read_config  # noqa: E402
+from belief_rl.training import MONITOR_EVAL_SEED  # noqa: E402
 
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 # Fractions of the explorer's return at which "steps to reach" is reported.

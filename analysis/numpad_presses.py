@@ -26,17 +26,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import envs  # noqa: E402
+from belief_rl import envs  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
-from belief_rl.tasks import true_component_probabilities  # noqa: E402
-from belief_rl.train import load_agent  # noqa: E402
-from belief_rl.baselines.numpad import NumPadExplorer  # noqa: E402
-from envs.numpad import press_statistics  # noqa: E402
+from belief_rl.task_heads import true_component_probabilities  # noqa: E402
+from belief_rl.runs import load_agent  # noqa: E402
+from belief_rl.references.numpad import NumPadExplorer  # noqa: E402
+from belief_rl.envs.numpad import press_statistics  # noqa: E402
 
 BELIEF_TIMES = (50, 100, 250, 499)
 

@@ -37,18 +37,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.cli import apply_override  # noqa: E402
+from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references  # noqa: E402
 from belief_rl.experiments import (machine_description, mean_curve, merge_env_summaries, read_metrics,  # noqa: E402
                                    steps_to_reach)
 from belief_rl.experiments import train_or_resume  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
-from belief_rl.presets import apply_preset, preset_for_env  # noqa: E402
+from belief_rl.families import preset_for_env  # noqa: E402
+from belief_rl.presets import apply_preset  # noqa: E402
 from belief_rl.priors import (GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior, save_prior,  # noqa: E402
                               to_raw_actions)
 from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
 from belief_rl.priors.policy import evaluate_prior_policy  # noqa: E402
-from belief_rl.train import MONITOR_EVAL_SEED  # noqa: E402
+from belief_rl.training import MONITOR_EVAL_SEED  # noqa: E402
 
 METHODS = ("entropy", "parametric", "gp")
 PRIOR_INIT_ALPHA = 1.0

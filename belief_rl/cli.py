@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-import typing
+import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from belief_rl.checkpoint import CheckpointError
+import torch
+
+from belief_rl import envs
+from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
+from belief_rl.config import AGENT_KINDS, ALGORITHMS, TrainConfig, describe
 from belief_rl.errors import BeliefRLError
-from belief_rl.config import AGENT_KINDS, ALGORITHMS, AgentConfig, PPOConfig, SVGConfig, TrainConfig
-from belief_rl.presets import PRESETS, apply_preset
+from belief_rl.evaluation import evaluate_references, evaluate_run, format_results
+from belief_rl.families import family_of, preset_for_env
+from belief_rl.presets import NO_PRESET, PRESETS, make_config
+from belief_rl.runs import read_config
+from belief_rl.stats import mean_stderr
+from belief_rl.training import Trainer
+from belief_rl.version import __version__
 
 EXIT_USAGE = 2
 
@@ -34,6 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="belief-rl", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"belief-rl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train an agent (or --resume a run)")
@@ -43,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--total-steps", type=int, default=None, help="environment steps to train for")
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--run-dir", type=Path, required=True)
-    train.add_argument("--preset", choices=sorted(PRESETS), default=None)
+    train.add_argument("--preset", choices=[*sorted(PRESETS), NO_PRESET], default=None,
+                       help="named settings (default: the env family's preset; none: plain defaults)")
     train.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
                        help="config overrides, e.g. agent.ib_beta=0.01 ppo.num_envs=512 env_kwargs.num_tasks=100")
     train.add_argument("--prior", type=Path, default=None,
@@ -95,79 +107,36 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--min-std", type=float, default=0.0, help="parametric: variance floor (standard deviation)")
     fit.add_argument("--epochs", type=int, default=None, help="parametric: training epochs (default 200)")
     fit.add_argument("--seed", type=int, default=0)
+
+    listing = commands.add_parser("list", help="what can be named: envs, presets or agents")
+    listing.add_argument("what", choices=("envs", "presets", "agents"))
+
+    config = commands.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True, parser_class=_Parser)
+    show = config.add_parser("show", help="every setting with its value and help text")
+    show.add_argument("--env", default=None, help="environment id (its family picks the default preset)")
+    show.add_argument("--preset", choices=[*sorted(PRESETS), NO_PRESET], default=None)
+    show.add_argument("--agent", choices=AGENT_KINDS, default=None)
+    show.add_argument("--algorithm", choices=ALGORITHMS, default=None)
+    show.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE")
     return parser
 
 
 # -- config assembly --------------------------------------------------------------------------------
-def _coerce(value: str, annotation: Any) -> Any:
-    """Parse a ``--set`` value according to the dataclass field's (resolved) type."""
-    text = value.strip()
-    if annotation is bool:
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise UsageError(f"expected true or false, got {value!r}")
-        return text.lower() in ("true", "1")
-    if annotation is int:
-        return int(float(text)) if "e" in text.lower() else int(text)
-    if annotation is float:
-        return float(text)
-    if typing.get_origin(annotation) is tuple:
-        return tuple(int(v) for v in text.split(",") if v)
-    if annotation is str:
-        return text
-    # Untyped (env kwargs): JSON where it parses as such, else the plain string.
-    return json.loads(text) if text[:1] in "[{0123456789-" or text in ("true", "false", "null") else text
-
-
-_SECTIONS = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVGConfig}
-
-
-def apply_override(config: dict[str, Any], assignment: str) -> None:
-    """Apply ``section.key=value`` (or ``key=value`` at the top level) to a nested config dict."""
-    if "=" not in assignment:
-        raise UsageError(f"override {assignment!r} is not KEY=VALUE")
-    key, value = assignment.split("=", 1)
-    parts = key.split(".")
-    try:
-        if len(parts) == 2 and parts[0] == "env_kwargs":
-            config.setdefault("env_kwargs", {})[parts[1]] = _coerce(value, Any)
-        elif len(parts) == 2 and parts[0] in _SECTIONS:
-            hints = typing.get_type_hints(_SECTIONS[parts[0]])
-            if parts[1] not in hints:
-                raise UsageError(f"unknown setting {key!r}")
-            config.setdefault(parts[0], {})[parts[1]] = _coerce(value, hints[parts[1]])
-        elif len(parts) == 1:
-            hints = typing.get_type_hints(TrainConfig)
-            if key not in hints or key in _SECTIONS or key == "env_kwargs":
-                raise UsageError(f"unknown setting {key!r}")
-            config[key] = _coerce(value, hints[key])
-        else:
-            raise UsageError(f"unknown setting {key!r}")
-    except (ValueError, json.JSONDecodeError):
-        raise UsageError(f"invalid value for {key}: {value!r}") from None
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the preset, then explicit flags, then ``--set`` overrides."""
-    config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
-    if args.preset:
-        config = apply_preset(config, args.preset, args.agent or AgentConfig.kind)
-    for flag, key in (("env", "env_id"), ("algorithm", "algorithm"), ("total_steps", "total_steps"), ("seed", "seed")):
-        if getattr(args, flag) is not None:
-            config[key] = getattr(args, flag)
-    if args.agent is not None:
-        config["agent"]["kind"] = args.agent
-    if args.prior is not None:
-        config["svg0"]["prior"] = str(args.prior.resolve())  # resumable from any working directory
-    for assignment in args.overrides:
-        apply_override(config, assignment)
-    return TrainConfig(**config)
+    """Defaults, then the preset (by default the env family's), then explicit flags, then ``--set`` overrides."""
+    fields = {key: getattr(args, flag) for flag, key in (("total_steps", "total_steps"), ("seed", "seed"))
+              if getattr(args, flag, None) is not None}
+    overrides = list(args.overrides)
+    if getattr(args, "prior", None) is not None:
+        overrides.append(f"svg0.prior={args.prior.resolve()}")  # resumable from any working directory
+    if args.env is not None:
+        envs.check_id(args.env)  # unknown ids fail here, before anything is written
+    return make_config(args.env, args.agent, args.algorithm, args.preset, overrides, **fields)
 
 
 # -- commands -------------------------------------------------------------------------------------
 def _train(args: argparse.Namespace) -> int:
-    import envs
-    from belief_rl.train import Trainer, read_config
-
     if args.resume:
         stored = read_config(args.run_dir)
         for flag, current in (("env", stored.env_id), ("agent", stored.agent.kind)):
@@ -179,7 +148,6 @@ def _train(args: argparse.Namespace) -> int:
         trainer = Trainer.resume(args.run_dir, total_steps=args.total_steps)
     else:
         config = config_from_args(args)
-        envs.env_spec_kwargs(config.env_id)  # unknown ids fail here, before anything is written
         trainer = Trainer.create(config, args.run_dir)
     cfg = trainer.config
     if trainer.global_step >= cfg.total_steps:
@@ -200,16 +168,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _num_tasks(requested: int | None, env_id: str) -> int:
     if requested is None:
-        return 10_000 if env_id.startswith("belief_rl/Bandit") else 1_000
+        return family_of(env_id).eval_tasks
     if requested <= 0:
         raise UsageError(f"--num-tasks must be positive, got {requested}")
     return requested
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from belief_rl.evaluation import evaluate_run, format_results
-    from belief_rl.train import read_config
-
     num_tasks = _num_tasks(args.num_tasks, read_config(args.run_dir).env_id)
     results = evaluate_run(args.run_dir, num_tasks, args.seed, deterministic=args.deterministic,
                            expected_env_id=args.env)
@@ -219,10 +184,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _baselines(args: argparse.Namespace) -> int:
-    import envs
-    from belief_rl.checkpoint import atomic_write_bytes
-    from belief_rl.evaluation import evaluate_references, format_results
-
     envs.env_spec_kwargs(args.env)
     num_tasks = _num_tasks(args.num_tasks, args.env)
     strategies = evaluate_references(args.env, {}, num_tasks, args.seed)
@@ -236,24 +197,20 @@ def _baselines(args: argparse.Namespace) -> int:
 
 
 def _demos(args: argparse.Namespace) -> int:
-    import envs
+    # Demonstrations and priors live with the behavioral priors, which need the optional gpytorch.
     from belief_rl.priors.collect import collect_demonstrations
 
     envs.env_spec_kwargs(args.env)
     demos = collect_demonstrations(args.env, args.policy, args.episodes, args.seed, args.action_noise,
                                    args.execution_noise)
     demos.save(args.output)
-    returns = demos.episode_returns()
+    mean, stderr = mean_stderr(demos.episode_returns())
     print(f"wrote {args.output}: {len(demos.observations):,} transitions, {demos.num_episodes} episodes, "
-          f"episode return {returns.mean():.2f} ± {returns.std(ddof=1) / max(len(returns), 2) ** 0.5:.2f}")
+          f"episode return {mean:.2f} ± {stderr:.2f}")
     return 0
 
 
 def _prior(args: argparse.Namespace) -> int:
-    import time
-
-    import torch
-
     from belief_rl.priors import (Demonstrations, GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior,
                                   save_prior, to_raw_actions)
 
@@ -279,7 +236,35 @@ def _prior(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior}
+def _list(args: argparse.Namespace) -> int:
+    if args.what == "envs":
+        for env_id in envs.registered_ids():
+            family = family_of(env_id)
+            print(f"{env_id:38} {family.name:11} preset {preset_for_env(env_id) or '-':22} {family.description}")
+        print("(any other registered gymnasium id that meets the environment contract works too)")
+    elif args.what == "presets":
+        for name, preset in PRESETS.items():
+            settings = {k: v for k, v in preset.items() if not isinstance(v, dict)}
+            print(f"{name:22} {json.dumps(settings)}")
+    else:
+        for kind, text in (("belief", "belief network (task NLL + bottleneck) feeding a policy and critic"),
+                           ("rnn", "RL²: one recurrent network trained by RL alone"),
+                           ("aux_head", "RL² torso shaped by an auxiliary task-prediction head")):
+            print(f"{kind:10} {text}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    print(f"# env {config.env_id}, agent {config.agent.kind}, algorithm {config.algorithm}, "
+          f"preset {args.preset or preset_for_env(config.env_id, config.env_kwargs) or NO_PRESET}")
+    for name, kind, value, text in describe(TrainConfig, config):
+        print(f"{name + ' = ' + value:44} # {kind}: {text}")
+    return 0
+
+
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior,
+             "list": _list, "config": _config}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BeliefRLError, ValueError, FileNotFoundError) as exc:
         print(f"belief-rl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,21 +1,30 @@
 """Typed, validated configuration for agents, learners and runs.
 
-Every config is a dataclass that checks itself in ``__post_init__`` and raises a
-one-line ``ValueError``; the CLI turns those into ``error: ...`` with exit code 2.
-Configs round-trip through JSON (``to_dict`` / ``from_dict``) so a run directory's
-``config.json`` fully describes the run.
+Every config is a dataclass whose fields carry their help text (``belief-rl config show`` prints it) and that
+checks itself in ``__post_init__``, raising a one-line ``ValueError``; the CLI turns those into
+``error: ...`` with exit code 2. Configs round-trip through JSON (``to_dict`` / ``from_dict``) so a run
+directory's ``config.json`` fully describes the run. :func:`apply_override` parses ``section.key=value``
+assignments (the CLI's ``--set``) with the field's declared type.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Union
 
 AGENT_KINDS = ("belief", "rnn", "aux_head")
 ALGORITHMS = ("ppo", "svg0")
 
-T = TypeVar("T")
+
+def setting(default: Any, help: str) -> Any:
+    """A dataclass field with help text (mutable defaults are copied per instance)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 def _require(condition: bool, message: str) -> None:
@@ -27,38 +36,28 @@ def _require(condition: bool, message: str) -> None:
 class AgentConfig:
     """Architecture of an agent (see :mod:`belief_rl.agents`)."""
 
-    kind: str = "belief"
-    cell: str = "gru"  # "gru" or "lstm"
-    hidden_size: int = 128
-    embed_dim: int = 128
-    latent_dim: int = 64  # bottleneck size (belief agent)
-    ib_beta: float = 0.0  # weight of KL(q(z|h) ‖ N(0, I)); 0 disables the bottleneck's pressure
-    task_loss_coef: float = 1.0
-    # > 0: a bounded real task (e.g. the Semicircle goal) is believed as a histogram over a grid of this many
-    # cells per dimension instead of a diagonal Gaussian (see belief_rl.tasks.GridHead).
-    task_grid_bins: int = 0
-    policy_input: str = "posterior"  # belief agent: "posterior" (task-head parameters) or "embedding" (z)
-    rl_grad_into_belief: bool = False
-    # Belief agent: "mlp" over the flat belief, or "componentwise": one shared scorer per belief
-    # component (needs one component per discrete action, e.g. a Beta per bandit arm).
-    policy_head: str = "mlp"
-    policy_hidden: tuple[int, ...] = (256, 256)
-    # Belief agent: > 0 puts a recurrent core of this size, trained by RL like the RNN agent's torso, between
-    # the belief and the actor-critic heads; it reads (belief, observation, previous action and reward), so
-    # the policy can remember its own search (where it has been, what it tried) besides what the task belief
-    # keeps. 0: feed-forward heads on (belief, observation).
-    policy_memory: int = 0
-    # With policy_memory: the heads also read (belief, observation) directly beside the memory's output, so
-    # the belief need not survive the memory's recurrence to steer the action.
-    memory_skip: bool = False
-    # With policy_memory, off-policy (SVG(0)) training only: the probability that a replayed meta-episode's
-    # belief reaches the memory as the prior belief (the belief before any evidence) at every step, so the
-    # memory also learns to track the search itself instead of leaning on the belief alone. Acting always
-    # sees the belief.
-    belief_dropout: float = 0.0
-    # > 0: every step's input also holds t / time_scale, t = steps since the meta-episode began.
-    # Feed-forward critics on a belief need it to value finite meta-episodes (see Agent.encode_inputs).
-    time_scale: float = 0.0
+    kind: str = setting("belief", "agent: belief (belief network + policy), rnn (RL²) or aux_head (RL² + task head)")
+    cell: str = setting("gru", "recurrent cell: gru or lstm")
+    hidden_size: int = setting(128, "recurrent state size (belief network or RL² torso)")
+    embed_dim: int = setting(128, "size of the input embedding before the recurrent cell")
+    latent_dim: int = setting(64, "belief agent: size of the bottleneck embedding z")
+    ib_beta: float = setting(0.0, "weight β of the bottleneck's KL(q(z|h) ‖ N(0, I)); 0 removes its pressure")
+    task_loss_coef: float = setting(1.0, "weight of the task-prediction loss −log q(task | history)")
+    task_grid_bins: int = setting(0, "> 0: believe a bounded real task (e.g. the Semicircle goal) as a histogram "
+                                     "over a grid of this many cells per dimension, not a diagonal Gaussian")
+    policy_input: str = setting("posterior", "belief agent: what the policy reads, posterior (the task head's "
+                                             "parameters) or embedding (z)")
+    rl_grad_into_belief: bool = setting(False, "belief agent: let RL gradients train the belief network too")
+    policy_head: str = setting("mlp", "belief agent: mlp over the flat belief, or componentwise (one shared scorer "
+                                      "per belief component; needs one component per discrete action)")
+    policy_hidden: tuple[int, ...] = setting((256, 256), "hidden layer sizes of the actor and critic MLPs")
+    policy_memory: int = setting(0, "belief agent: > 0 puts a recurrent core of this size, trained by RL, "
+                                    "between the belief and the heads, so the policy can remember its own search")
+    memory_skip: bool = setting(False, "with policy_memory: the heads also read (belief, observation) directly")
+    belief_dropout: float = setting(0.0, "with policy_memory, SVG(0) only: probability that a replayed "
+                                         "meta-episode reaches the memory with the prior belief at every step")
+    time_scale: float = setting(0.0, "> 0: each input also holds t / time_scale (t = steps into the "
+                                     "meta-episode), which feed-forward critics need to value finite meta-episodes")
 
     def __post_init__(self) -> None:
         self.policy_hidden = tuple(int(h) for h in self.policy_hidden)
@@ -83,24 +82,23 @@ class AgentConfig:
                  f"task_grid_bins must be 0 (Gaussian belief) or >= 2, got {self.task_grid_bins}")
         _require(self.time_scale >= 0, f"time_scale must be >= 0, got {self.time_scale}")
 
-
 @dataclass
 class PPOConfig:
     """Recurrent PPO over whole meta-episodes (see :mod:`belief_rl.algorithms.ppo`)."""
 
-    num_envs: int = 1024  # meta-episodes per rollout
-    learning_rate: float = 1e-3
-    anneal_lr: bool = True
-    gamma: float = 1.0
-    gae_lambda: float = 0.9
-    clip_coef: float = 0.2
-    ent_coef: float = 0.003
-    vf_coef: float = 0.5
-    max_grad_norm: float = 1.0
-    update_epochs: int = 4
-    aux_epochs: int = 1  # epochs (of update_epochs) that also optimize the agent's auxiliary losses
-    num_minibatches: int = 4
-    norm_adv: bool = True
+    num_envs: int = setting(1024, "meta-episodes per rollout")
+    learning_rate: float = setting(1e-3, "Adam learning rate")
+    anneal_lr: bool = setting(True, "decay the learning rate linearly to zero over the run")
+    gamma: float = setting(1.0, "discount factor")
+    gae_lambda: float = setting(0.9, "GAE λ")
+    clip_coef: float = setting(0.2, "PPO clipping range")
+    ent_coef: float = setting(0.003, "entropy bonus weight")
+    vf_coef: float = setting(0.5, "value loss weight")
+    max_grad_norm: float = setting(1.0, "gradient clipping norm (per gradient group)")
+    update_epochs: int = setting(4, "passes over each rollout")
+    aux_epochs: int = setting(1, "epochs (of update_epochs) that also optimize the agent's auxiliary losses")
+    num_minibatches: int = setting(4, "minibatches of whole meta-episodes per epoch")
+    norm_adv: bool = setting(True, "normalize advantages per minibatch")
 
     def __post_init__(self) -> None:
         _require(self.num_envs > 0, f"num_envs must be positive, got {self.num_envs}")
@@ -116,53 +114,38 @@ class PPOConfig:
         _require(0 < self.num_minibatches <= self.num_envs,
                  f"num_minibatches must be in [1, num_envs={self.num_envs}], got {self.num_minibatches}")
 
-
 @dataclass
 class SVGConfig:
     """Off-policy SVG(0) with Retrace(λ) targets over replayed meta-episodes (see :mod:`belief_rl.algorithms.svg0`)."""
 
-    num_envs: int = 16  # meta-episodes collected per iteration
-    replay_capacity: int = 1000  # meta-episodes kept in replay
-    batch_size: int = 16  # meta-episodes per gradient step
-    updates_per_rollout: int = 8  # gradient steps per iteration (the replay ratio)
-    # Further steps per iteration on the belief network's own losses alone (task NLL + bottleneck), each
-    # on a fresh replayed batch: a belief trained apart from RL can learn from replay faster than the
-    # actor-critic (belief agent without rl_grad_into_belief only).
-    belief_updates_per_rollout: int = 0
-    # What those steps train on: "own" (the agent's replay) or "explorer" (a pool of belief_history_pool
-    # meta-episodes of the env's scripted explorer, on training tasks, collected at the start; see
-    # belief_rl.histories).
-    belief_histories: str = "own"
-    belief_history_pool: int = 256
-    # η > 0: the reward of step t gains η·(H_t − H_{t+1}), the drop of the entropy of the agent's task belief
-    # q(task | history) (agents with a task head; see belief_rl.algorithms.information).
-    info_gain_coef: float = 0.0
-    # Whether the actor's loss also trains the recurrent torso (RNN/AuxHead) or the belief agent's policy
-    # memory, through the reparameterized action only (the Q term's dependence on the state features stays
-    # detached). Off (the default): the torso learns from the critic alone, as in SAC-AE.
-    actor_grad_into_torso: bool = False
-    warmup_episodes: int = 64  # meta-episodes collected before the first gradient step
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4  # also the torso's and the belief network's learning rate
-    alpha_lr: float = 3e-4
-    # Linear decay of the actor, critic and belief learning rates to zero over the run (not α's).
-    anneal_lr: bool = False
-    gamma: float = 0.99
-    retrace_lambda: float = 0.95
-    tau: float = 0.005  # Polyak rate of the target networks
-    init_alpha: float = 0.1
-    auto_alpha: bool = True  # tune α so the regularizer's penalty meets its target
-    target_entropy: float | None = None  # None: −(action dimensions)
-    max_grad_norm: float = 10.0
-    # A behavioral prior file (``belief-rl prior fit``): replaces the entropy term by α·KL(π ‖ π0),
-    # with α tuned (if auto_alpha) to hold the KL near target_kl.
-    prior: str = ""
-    target_kl: float = 1.0
-    # Whether α·penalty enters the soft Bellman target (soft Q-learning, SAC's default) or only the actor
-    # loss. With a prior and a sparse reward, a penalty in the target makes states where the prior is
-    # confident look costly (the policy's KL is largest there), which can drive the agent off the
-    # demonstrated states before it has seen a reward.
-    penalty_in_target: bool = True
+    num_envs: int = setting(16, "meta-episodes collected per iteration")
+    replay_capacity: int = setting(1000, "meta-episodes kept in replay")
+    batch_size: int = setting(16, "meta-episodes per gradient step")
+    updates_per_rollout: int = setting(8, "gradient steps per iteration (the replay ratio)")
+    belief_updates_per_rollout: int = setting(0, "extra steps per iteration on the belief network's own losses "
+                                                 "(task NLL + bottleneck), each on a fresh replayed batch")
+    belief_histories: str = setting("own", "what those steps train on: own (the agent's replay) or explorer "
+                                           "(meta-episodes of the env's scripted explorer on training tasks)")
+    belief_history_pool: int = setting(256, "scripted explorer meta-episodes collected for belief_histories=explorer")
+    info_gain_coef: float = setting(0.0, "η > 0: reward also gains η·(drop of the entropy of the task belief)")
+    actor_grad_into_torso: bool = setting(False, "the actor's loss also trains the recurrent torso or policy "
+                                                 "memory, through the reparameterized action only")
+    warmup_episodes: int = setting(64, "meta-episodes collected before the first gradient step")
+    actor_lr: float = setting(3e-4, "actor learning rate")
+    critic_lr: float = setting(3e-4, "critic learning rate (also the torso's and the belief network's)")
+    alpha_lr: float = setting(3e-4, "temperature α learning rate")
+    anneal_lr: bool = setting(False, "decay the actor, critic and belief learning rates linearly to zero")
+    gamma: float = setting(0.99, "discount factor")
+    retrace_lambda: float = setting(0.95, "Retrace λ")
+    tau: float = setting(0.005, "Polyak rate of the target networks")
+    init_alpha: float = setting(0.1, "initial temperature α")
+    auto_alpha: bool = setting(True, "tune α so the regularizer's penalty meets its target")
+    target_entropy: float | None = setting(None, "entropy target of auto_alpha; none: −(action dimensions)")
+    max_grad_norm: float = setting(10.0, "gradient clipping norm (per gradient group)")
+    prior: str = setting("", "behavioral prior file (belief-rl prior fit): the regularizer becomes α·KL(π ‖ π0)")
+    target_kl: float = setting(1.0, "with a prior and auto_alpha: the KL that α holds")
+    penalty_in_target: bool = setting(True, "α·penalty also enters the soft Bellman target (soft Q-learning); "
+                                            "off: only the actor loss")
 
     def __post_init__(self) -> None:
         _require(self.target_kl > 0, f"target_kl must be positive, got {self.target_kl}")
@@ -185,26 +168,25 @@ class SVGConfig:
         _require(0 <= self.retrace_lambda <= 1, f"retrace_lambda must be in [0, 1], got {self.retrace_lambda}")
         _require(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
 
-
 @dataclass
 class TrainConfig:
     """One training run: environment, agent, learner, budget and bookkeeping."""
 
-    env_id: str = "belief_rl/Bandit-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    algorithm: str = "ppo"
-    agent: AgentConfig = field(default_factory=AgentConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    svg0: SVGConfig = field(default_factory=SVGConfig)
-    total_steps: int = 5_000_000
-    seed: int = 0
-    num_threads: int = 2
-    checkpoint_every: int = 20  # updates between checkpoints
-    eval_tasks: int = 2000  # held-out tasks for the periodic evaluation logged during training
-    eval_every: int = 25  # updates between periodic evaluations
-    # Periodic evaluations act with each action distribution's mode: the usual score on control tasks
-    # with a fixed expert to compare against, where exploration noise only costs reward.
-    eval_deterministic: bool = False
+    env_id: str = setting("belief_rl/Bandit-v0", "gymnasium id of an environment meeting the belief_rl contract")
+    env_kwargs: dict[str, Any] = setting({}, "constructor arguments overriding the registered ones "
+                                             "(e.g. num_tasks for a finite task set)")
+    algorithm: str = setting("ppo", "learner: ppo (recurrent PPO) or svg0 (off-policy SVG(0) with Retrace)")
+    agent: AgentConfig = field(default_factory=AgentConfig, metadata={"help": "agent architecture"})
+    ppo: PPOConfig = field(default_factory=PPOConfig, metadata={"help": "PPO settings"})
+    svg0: SVGConfig = field(default_factory=SVGConfig, metadata={"help": "SVG(0) settings"})
+    total_steps: int = setting(5_000_000, "environment steps to train for")
+    seed: int = setting(0, "training seed (network initialization, sampling, training tasks)")
+    num_threads: int = setting(2, "torch CPU threads")
+    checkpoint_every: int = setting(20, "updates between checkpoints")
+    checkpoint_seconds: float = setting(120.0, "also checkpoint once this many seconds passed since the last one")
+    eval_tasks: int = setting(2000, "held-out tasks of the periodic evaluation logged during training")
+    eval_every: int = setting(25, "updates between periodic evaluations")
+    eval_deterministic: bool = setting(False, "periodic evaluations act with each action distribution's mode")
 
     def __post_init__(self) -> None:
         if isinstance(self.agent, dict):
@@ -217,6 +199,7 @@ class TrainConfig:
         _require(self.total_steps > 0, f"total steps must be positive, got {self.total_steps}")
         _require(self.num_threads > 0, f"num_threads must be positive, got {self.num_threads}")
         _require(self.checkpoint_every > 0, f"checkpoint_every must be positive, got {self.checkpoint_every}")
+        _require(self.checkpoint_seconds > 0, f"checkpoint_seconds must be positive, got {self.checkpoint_seconds}")
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
         _require(not self.svg0.prior or self.algorithm == "svg0",
                  "a behavioral prior (KL regularization) needs --algorithm svg0")
@@ -250,6 +233,83 @@ class TrainConfig:
         return cls(**data)
 
 
-def replace(config: T, **changes: Any) -> T:
-    """``dataclasses.replace`` that re-runs validation."""
-    return dataclasses.replace(config, **changes)
+SECTIONS: dict[str, type] = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVGConfig}
+
+
+def coerce(text: str, annotation: Any) -> Any:
+    """Parse a ``--set`` value as the field type ``annotation`` (bool, int, float, str, tuple, optional, union);
+    raises ValueError if it is not one."""
+    text = text.strip()
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if type(None) in options and text.lower() in ("none", "null"):
+            return None
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return coerce(text, option)
+            except ValueError:
+                continue
+        raise ValueError(f"{text!r} is none of {annotation}")
+    if annotation is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if annotation is int:
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(f"expected an integer, got {text!r}")
+        return int(number) if "e" in text.lower() or "." in text else int(text)
+    if annotation is float:
+        return float(text)
+    if origin is tuple:
+        item = typing.get_args(annotation)[0]
+        return tuple(coerce(v, item) for v in text.split(",") if v.strip())
+    if annotation is str:
+        return text
+    # Untyped (env kwargs): JSON where it parses as such, else the plain string.
+    return json.loads(text) if text[:1] in "[{0123456789-" or text in ("true", "false", "null") else text
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """The resolved type of each field of a config dataclass."""
+    return typing.get_type_hints(cls)
+
+
+def apply_override(config: dict[str, Any], assignment: str) -> None:
+    """Apply ``section.key=value`` (or ``key=value`` at the top level, ``env_kwargs.name=value``) to a nested
+    config dict, parsing the value with the field's type. Raises ValueError with a one-line message."""
+    if "=" not in assignment:
+        raise ValueError(f"override {assignment!r} is not KEY=VALUE")
+    key, value = assignment.split("=", 1)
+    parts = key.split(".")
+    if len(parts) == 2 and parts[0] == "env_kwargs":
+        section, hints = config.setdefault("env_kwargs", {}), {parts[1]: Any}
+    elif len(parts) == 2 and parts[0] in SECTIONS:
+        section, hints = config.setdefault(parts[0], {}), field_types(SECTIONS[parts[0]])
+    elif len(parts) == 1 and parts[0] not in (*SECTIONS, "env_kwargs"):
+        section, hints = config, field_types(TrainConfig)
+    else:
+        raise ValueError(f"unknown setting {key!r}")
+    if parts[-1] not in hints:
+        raise ValueError(f"unknown setting {key!r}")
+    try:
+        section[parts[-1]] = coerce(value, hints[parts[-1]])
+    except (ValueError, json.JSONDecodeError):
+        raise ValueError(f"invalid value for {key}: {value!r}") from None
+
+
+def describe(cls: type, values: Any | None = None) -> list[tuple[str, str, str, str]]:
+    """``(name, type, value, help)`` of every field of a config dataclass (nested sections flattened as
+    ``section.name``); ``values`` is an instance whose values to show (default: the defaults)."""
+    values = values if values is not None else cls()
+    hints = field_types(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        value = getattr(values, f.name)
+        if f.name in SECTIONS:
+            rows += [(f"{f.name}.{name}", *rest) for name, *rest in describe(SECTIONS[f.name], value)]
+            continue
+        kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
+        rows.append((f.name, kind.replace("typing.", ""), json.dumps(value, default=list), f.metadata.get("help", "")))
+    return rows

@@ -20,11 +20,17 @@ import numpy as np
 import torch
 from torch.distributions import Beta, Independent, kl_divergence
 
-import envs
+from belief_rl import envs
 from belief_rl.agents import Agent
+from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
+from belief_rl.envs.task_specs import BetaTask
+from belief_rl.families import reference_evaluator
+from belief_rl.plotting import plot_evaluation
+from belief_rl.references.bandits import bandit_reference_returns
 from belief_rl.rollout import Rollout, collect_rollout
+from belief_rl.runs import load_agent
 from belief_rl.seeding import evaluation_base_seed, evaluation_seeds
-from envs.tasks import BetaTask
+from belief_rl.stats import summarize
 
 CHUNK_SIZE = 5000
 
@@ -47,13 +53,6 @@ def held_out_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     if kwargs.get("num_tasks") is not None:
         kwargs["split"] = "validation"
     return kwargs
-
-
-def summarize(returns: np.ndarray) -> dict[str, float]:
-    """Mean and standard error of per-task returns."""
-    returns = np.asarray(returns, dtype=np.float64)
-    stderr = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
-    return {"mean": float(returns.mean()), "stderr": float(stderr), "num_tasks": int(len(returns))}
 
 
 def seeded_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, deterministic: bool = False) -> Rollout:
@@ -103,69 +102,34 @@ def bandit_belief_kl(agent: Agent, rollout: Rollout) -> np.ndarray | None:
     return (kl_divergence(exact, belief) / num_arms).mean(dim=1).numpy()
 
 
-def bandit_shape(env_id: str, env_kwargs: dict[str, Any]) -> tuple[int, int] | None:
-    """``(num_arms, horizon)`` if the classical bandit strategies apply to the env, else None."""
-    env = envs.make_vector_env(env_id, 1, **env_kwargs)
-    unwrapped = env.unwrapped
-    shape = (unwrapped.num_arms, unwrapped.horizon) if isinstance(unwrapped.task_spec, BetaTask) and hasattr(
-        unwrapped, "num_arms") else None
-    env.close()
-    return shape
-
-
 def evaluate_strategies(env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
                         names: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Classical bandit strategies on the same held-out tasks as :func:`evaluate_agent`."""
-    from belief_rl.baselines import bandits
-
-    kwargs = held_out_kwargs(env_kwargs)
-    shape = bandit_shape(env_id, kwargs)
-    if shape is None:
+    probe = envs.make_vector_env(env_id, 1, **env_kwargs)
+    is_bandit = isinstance(probe.unwrapped.task_spec, BetaTask) and hasattr(probe.unwrapped, "num_arms")
+    probe.close()
+    if not is_bandit:
         raise ValueError(f"the classical bandit strategies do not apply to {env_id}")
-
-    def make_env(num_envs: int, **_: Any) -> Any:
-        return envs.make_vector_env(env_id, num_envs, **kwargs)
-
-    return bandits.evaluate_strategies(names or list(bandits.STRATEGIES), *shape, num_tasks,
-                                       evaluation_base_seed(eval_seed), make_env, CHUNK_SIZE)
+    return bandit_reference_returns(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs),
+                                    names, CHUNK_SIZE)
 
 
 def evaluate_references(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
                         eval_seed: int = 0) -> dict[str, dict[str, float]]:
-    """The reference policies of an env on the held-out tasks :func:`evaluate_agent` uses.
+    """The reference policies of ``env_id``'s family on the held-out tasks :func:`evaluate_agent` uses.
 
     Bandits: the classical strategies. Semicircle and NumPad: the scripted oracle
-    (knows the task) and explorer (does not). Other envs: none.
+    (knows the task) and explorer (does not). Reacher: a scripted expert. Other envs: none.
     """
-    if bandit_shape(env_id, env_kwargs) is not None:
-        return evaluate_strategies(env_id, env_kwargs, num_tasks, eval_seed)
-    reference = _scripted_references(env_id)
-    if reference is None:
+    evaluator = reference_evaluator(env_id)
+    if evaluator is None:
         return {}
-    return reference(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs))
-
-
-def _scripted_references(env_id: str) -> Any:
-    name = env_id.removeprefix("belief_rl/")
-    if name.startswith("Semicircle"):
-        from belief_rl.baselines.semicircle import semicircle_reference_returns
-        return semicircle_reference_returns
-    if name.startswith("NumPad"):
-        from belief_rl.baselines.numpad import numpad_reference_returns
-        return numpad_reference_returns
-    if name.startswith("Reacher"):
-        from belief_rl.baselines.reacher import reacher_reference_returns
-        return reacher_reference_returns
-    return None
+    return evaluator(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs))
 
 
 def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = False,
                  expected_env_id: str | None = None) -> dict[str, Any]:
     """Evaluate a trained run; writes ``evaluation.json`` and ``evaluation.png`` into ``run_dir``."""
-    from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
-    from belief_rl.plotting import plot_evaluation
-    from belief_rl.train import load_agent
-
     agent, config, payload = load_agent(run_dir)
     if expected_env_id is not None and expected_env_id != config.env_id:
         raise CheckpointError(f"run {run_dir} was trained on {config.env_id!r}, not {expected_env_id!r}")

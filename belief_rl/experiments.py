@@ -12,15 +12,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from belief_rl.checkpoint import CHECKPOINT_NAME
 from belief_rl.config import TrainConfig
-from belief_rl.train import Trainer
+from belief_rl.stats import mean_stderr
+from belief_rl.runs import CONFIG_NAME
+from belief_rl.training import Trainer
 
 
 def train_or_resume(run_dir: Path, config: dict[str, Any], progress: bool = True) -> Trainer:
-    """Train the run in ``run_dir`` to completion: resume it if it has a checkpoint, else start ``config``."""
+    """Train the run in ``run_dir`` to completion: resume it (with its stored config) if it exists, else start
+    ``config`` (a nested dict of :class:`TrainConfig` fields)."""
     run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT_NAME).exists():
+    if (run_dir / CONFIG_NAME).exists():
         trainer = Trainer.resume(run_dir)
     else:
         trainer = Trainer.create(TrainConfig(**config), run_dir)
@@ -46,8 +48,8 @@ def mean_curve(run_dirs: list[Path]) -> dict[str, list[float]]:
     curves = [learning_curve(run_dir) for run_dir in run_dirs]
     length = min(len(steps) for steps, _ in curves)
     values = np.stack([returns[:length] for _, returns in curves])
-    stderr = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.full(length, np.nan)
-    return {"steps": curves[0][0][:length].tolist(), "mean": values.mean(0).tolist(), "stderr": stderr.tolist(),
+    mean, stderr = mean_stderr(values)
+    return {"steps": curves[0][0][:length].tolist(), "mean": mean.tolist(), "stderr": stderr.tolist(),
             "num_seeds": len(values)}
 
 

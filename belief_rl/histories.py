@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-import envs
+from belief_rl import envs
 from belief_rl.agents.base import Agent, SequenceBatch
-from belief_rl.baselines.scripted import run_scripted
+from belief_rl.families import scripted_experts
+from belief_rl.references.scripted import run_scripted
 
 
 def scripted_histories(env_id: str, env_kwargs: dict[str, Any], agent: Agent, num_meta_episodes: int,
@@ -27,8 +28,6 @@ def scripted_histories(env_id: str, env_kwargs: dict[str, Any], agent: Agent, nu
     (observation, time, previous action and reward, episode boundary); ``task`` is the meta-episode's task
     at every step, ``actions`` the scripted policy's.
     """
-    from belief_rl.priors.collect import scripted_experts
-
     experts = scripted_experts(env_id)
     if policy not in experts:
         raise ValueError(f"{env_id} has no scripted {policy!r} policy")

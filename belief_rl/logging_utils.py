@@ -11,6 +11,9 @@ from torch.utils.tensorboard import SummaryWriter
 
 from belief_rl.checkpoint import atomic_write_bytes
 
+METRICS_NAME = "metrics.csv"
+TENSORBOARD_DIR = "tensorboard"
+
 
 class MetricsLogger:
     """Appends one row per update to ``metrics.csv`` and mirrors scalars to TensorBoard.
@@ -20,11 +23,11 @@ class MetricsLogger:
     """
 
     def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
-        self.path = Path(run_dir) / "metrics.csv"
+        self.path = Path(run_dir) / METRICS_NAME
         self.fields: list[str] | None = None
         if resume_step is not None and self.path.exists():
             self._truncate_after(resume_step)
-        self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=resume_step)
+        self.writer = SummaryWriter(str(Path(run_dir) / TENSORBOARD_DIR), purge_step=resume_step)
 
     def _truncate_after(self, step: int) -> None:
         with self.path.open(newline="") as handle:

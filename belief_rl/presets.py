@@ -2,24 +2,32 @@
 
 A preset is a nested dict of :class:`~belief_rl.config.TrainConfig` fields, with an
 optional per-agent part (``agent_overrides``) for settings that only one agent
-kind can use. The bandit numbers in the README come from these presets.
+kind can use. Every environment family names its default preset (:mod:`belief_rl.families`); the
+published numbers come from these presets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from belief_rl.config import AgentConfig, TrainConfig, apply_override
+from belief_rl.families import preset_for_env
+
+#: ``preset=NO_PRESET`` trains with the plain dataclass defaults, even on an env whose family has a preset.
+NO_PRESET = "none"
 
 # Recurrent PPO settings tuned on Bandit-v0 (512 meta-episodes per update, 16 minibatches of
 # 32 whole meta-episodes, 2 epochs): many small updates, because the belief network needs
 # thousands of gradient steps before the policy's inputs mean anything.
 _PPO = {"num_envs": 512, "num_minibatches": 16, "update_epochs": 2, "aux_epochs": 2, "learning_rate": 2e-3,
         "gae_lambda": 0.8, "ent_coef": 0.01}
-# The belief agent scores each arm from its own posterior with a shared network (see README).
+# The belief agent scores each arm from its own posterior with a shared network (see docs/bandits.md).
 _BELIEF = {"policy_head": "componentwise", "policy_hidden": (32, 32)}
 
 # Off-policy SVG(0) on the continuous-control envs: 16 meta-episodes per iteration, 16 gradient
 # steps on 16 replayed meta-episodes each. Settled on Semicircle-v0 and NumPad-2x2 with short runs
-# (seed 0, ~0.6 M steps each, see README): a replay ratio of 16 roughly doubles the return at equal
+# (seed 0, ~0.6 M steps each, see docs/meta_rl.md): a replay ratio of 16 roughly doubles the return at equal
 # environment steps over 8 (at twice the compute per step); a small starting temperature with a
 # fast-adapting α (per-step Q differences are small, one step moves 0.1, so α = 0.1 keeps the
 # policy near uniform for hundreds of thousands of steps); γ = 0.9, because finding the goal pays within the episode
@@ -32,13 +40,13 @@ _CONTROL_AGENT = {"hidden_size": 64, "embed_dim": 64, "latent_dim": 32, "policy_
                   "time_scale": 100.0}
 # On the meta-RL envs the belief agent's policy also has a memory of its own (a GRU trained by RL between
 # the belief and the heads): with feed-forward heads on the belief, the policy farmed the first NumPad pad
-# instead of searching for the second (76% of the explorer; 85% with it) – see README.
+# instead of searching for the second (76% of the explorer; 85% with it) – see docs/meta_rl.md.
 _CONTROL_BELIEF = {"policy_memory": 64}
 _META_RL = {"algorithm": "svg0", "total_steps": 1_200_000, "eval_every": 10, "eval_tasks": 200, "svg0": _SVG0,
             "agent": _CONTROL_AGENT}
 # On NumPad-2x2 (24 sequences) the memory can learn the search by itself, and hiding the belief from half of the
 # replayed meta-episodes makes it do so: fewer seeds farm the first pad (70.0 against 65.0 over five seeds). On
-# 3×3/L=4 the same setting costs more than half the return (12.3 against 27.2), so it stays off there – see README.
+# 3×3/L=4 the same setting costs more than half the return (12.3 against 27.2), so it stays off there – see docs/meta_rl.md.
 _NUMPAD_2X2_BELIEF = {**_CONTROL_BELIEF, "belief_dropout": 0.5}
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -64,23 +72,34 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset_for_env(env_id: str) -> str:
-    """The benchmark preset of an environment family."""
-    name = env_id.removeprefix("belief_rl/")
-    # Longer prefixes first: Semicircle-FixedGoal before Semicircle.
-    prefixes = (("Semicircle-FixedGoal", "semicircle-fixed-goal"), ("Semicircle", "semicircle"),
-                ("NumPad-2x2", "numpad-2x2"), ("NumPad", "numpad"),
-                ("Reacher", "reacher"), ("Bandit", "full"))
-    for prefix, preset in prefixes:
-        if name.startswith(prefix):
-            return preset
-    raise ValueError(f"no benchmark preset for {env_id!r}")
+def make_config(env_id: str | None = None, agent: str | None = None, algorithm: str | None = None,
+                preset: str | None = None, overrides: Sequence[str] = (), **fields: Any) -> TrainConfig:
+    """A validated :class:`TrainConfig`: defaults, then the preset, then the named arguments and ``fields``
+    (top-level fields, e.g. ``total_steps=10_000``), then ``overrides`` (``"section.key=value"`` strings).
+
+    ``preset=None`` takes the preset of ``env_id``'s family (none for envs outside belief_rl);
+    ``preset="none"`` none at all.
+    """
+    config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
+    env_id = env_id or TrainConfig.env_id
+    if preset is None:
+        preset = preset_for_env(env_id, fields.get("env_kwargs"))
+    if preset not in (None, NO_PRESET):
+        config = apply_preset(config, preset, agent or AgentConfig.kind)
+    config.update({"env_id": env_id, **fields})
+    if algorithm is not None:
+        config["algorithm"] = algorithm
+    if agent is not None:
+        config["agent"]["kind"] = agent
+    for assignment in overrides:
+        apply_override(config, assignment)
+    return TrainConfig(**config)
 
 
 def apply_preset(config: dict[str, Any], name: str, agent_kind: str) -> dict[str, Any]:
     """``config`` (a nested dict) updated with preset ``name`` for an agent of ``agent_kind``."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} (or {NO_PRESET})")
     preset = dict(PRESETS[name])
     agent_part = preset.pop("agent_overrides", {}).get(agent_kind, {})
     return _merge(config, {**preset, "agent": {**preset.get("agent", {}), **agent_part}})

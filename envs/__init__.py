@@ -1,4 +1,9 @@
-"""Gymnasium registrations of the belief_rl environments (``belief_rl/*`` ids)."""
+"""The belief_rl environments, registered with gymnasium as ``belief_rl/*`` when this package is imported.
+
+Any gymnasium id whose env meets the contract of :mod:`belief_rl.envs.contract` can be trained on:
+:func:`make_vector_env` uses an env's native vector implementation when it registers one
+(``vector_entry_point``) and gymnasium's synchronous vector env otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,43 @@ from typing import Any
 
 import gymnasium
 
-_NAMESPACE = "belief_rl/"
+from belief_rl.envs.contract import ContractError, check_contract
+from belief_rl.envs.task_specs import (
+    BetaTask,
+    CategoricalTask,
+    GaussianTask,
+    MultiCategoricalTask,
+    TaskSet,
+    TaskSpec,
+)
 
-_BANDIT = ("envs.bandit:BanditEnv", "envs.bandit:BanditVectorEnv")
-_SEMICIRCLE = ("envs.semicircle:SemicircleEnv", "envs.semicircle:SemicircleVectorEnv")
-_SEMICIRCLE_BALL = ("envs.semicircle:SemicircleBallEnv", "envs.semicircle:SemicircleBallVectorEnv")
-_NUMPAD = ("envs.numpad:NumPadEnv", "envs.numpad:NumPadVectorEnv")
-_REACHER = ("envs.reacher:ReacherEnv", "envs.reacher:ReacherVectorEnv")
+NAMESPACE = "belief_rl/"
 
-# id -> ((single entry point, vector entry point), registered constructor kwargs)
-_REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
+_BANDIT = ("bandit", "belief_rl.envs.bandit:BanditEnv", "belief_rl.envs.bandit:BanditVectorEnv")
+_SEMICIRCLE = ("semicircle", "belief_rl.envs.semicircle:SemicircleEnv",
+               "belief_rl.envs.semicircle:SemicircleVectorEnv")
+_SEMICIRCLE_BALL = ("semicircle", "belief_rl.envs.semicircle:SemicircleBallEnv",
+                    "belief_rl.envs.semicircle:SemicircleBallVectorEnv")
+_NUMPAD = ("numpad", "belief_rl.envs.numpad:NumPadEnv", "belief_rl.envs.numpad:NumPadVectorEnv")
+_REACHER = ("reacher", "belief_rl.envs.reacher:ReacherEnv", "belief_rl.envs.reacher:ReacherVectorEnv")
+_FIXED_GOAL = 2.0943951023931953  # θ = 2π/3
+
+# id -> ((family, single entry point, vector entry point), registered constructor kwargs). The family names
+# a row of belief_rl.families (default preset, reference policies, scripted experts).
+_REGISTRY: dict[str, tuple[tuple[str, str, str], dict[str, Any]]] = {
     "belief_rl/Bandit-v0": (_BANDIT, {"num_arms": 20, "horizon": 100}),
     "belief_rl/Bandit-K10-H100-v0": (_BANDIT, {"num_arms": 10, "horizon": 100}),
     "belief_rl/Bandit-K5-H10-v0": (_BANDIT, {"num_arms": 5, "horizon": 10}),
-    # DESIGN.md section 3: unit semicircle, 3 episodes of 100 steps per meta-episode.
+    # Goals on the unit semicircle, 3 episodes of 100 steps per meta-episode.
     "belief_rl/Semicircle-v0": (_SEMICIRCLE, {}),
     # A small variant for tests and quick experiments: radius 0.5, 2 episodes of 20 steps.
     "belief_rl/Semicircle-Small-v0": (_SEMICIRCLE, {"radius": 0.5, "episode_length": 20, "num_episodes": 2}),
-    # One fixed goal (θ = 2π/3) instead of a task distribution: the single-task Semicircle of the
+    # One fixed goal instead of a task distribution: the single-task Semicircle of the
     # behavioral-prior study (a sparse reward an expert's demonstrations fully determine).
-    "belief_rl/Semicircle-FixedGoal-v0": (_SEMICIRCLE, {"goal_angle": 2.0943951023931953}),
+    "belief_rl/Semicircle-FixedGoal-v0": (_SEMICIRCLE, {"goal_angle": _FIXED_GOAL}),
     # The same goal direction, farther (1.4 of the arena's 1.5) and smaller (radius 0.1): hard to find by
     # undirected exploration, so demonstrations have something to add.
-    "belief_rl/Semicircle-FixedGoal-Far-v0": (_SEMICIRCLE, {"goal_angle": 2.0943951023931953, "radius": 1.4,
+    "belief_rl/Semicircle-FixedGoal-Far-v0": (_SEMICIRCLE, {"goal_angle": _FIXED_GOAL, "radius": 1.4,
                                                             "goal_radius": 0.1}),
     # The same goals and rewards with a MuJoCo ball rolling on a plane.
     "belief_rl/SemicircleBall-v0": (_SEMICIRCLE_BALL, {}),
@@ -40,7 +59,7 @@ _REGISTRY: dict[str, tuple[tuple[str, str], dict[str, Any]]] = {
     "belief_rl/Reacher-v5": (_REACHER, {}),
 }
 
-for _env_id, ((_entry, _vector_entry), _kwargs) in _REGISTRY.items():
+for _env_id, ((_family, _entry, _vector_entry), _kwargs) in _REGISTRY.items():
     # Re-imports (e.g. importlib.reload) would otherwise make gymnasium warn about overriding.
     if _env_id not in gymnasium.registry:
         gymnasium.register(id=_env_id, entry_point=_entry, vector_entry_point=_vector_entry, kwargs=dict(_kwargs))
@@ -48,26 +67,57 @@ for _env_id, ((_entry, _vector_entry), _kwargs) in _REGISTRY.items():
 
 def registered_ids() -> list[str]:
     """All registered ``belief_rl/*`` environment ids, sorted."""
-    return sorted(k for k in gymnasium.registry if k.startswith(_NAMESPACE))
+    return sorted(k for k in gymnasium.registry if k.startswith(NAMESPACE))
 
 
-def _check_id(env_id: str) -> None:
-    if env_id not in registered_ids():
-        raise ValueError(f"unknown environment {env_id!r}; known: {', '.join(registered_ids())}")
+def env_family(env_id: str) -> str | None:
+    """The family of a ``belief_rl/*`` id (``"bandit"``, ``"semicircle"``, ...), None for any other id."""
+    entry = _REGISTRY.get(env_id)
+    return entry[0][0] if entry else None
+
+
+def check_id(env_id: str) -> None:
+    """Raise a one-line ValueError unless ``env_id`` is registered with gymnasium."""
+    if env_id not in gymnasium.registry:
+        hint = f"known belief_rl ids: {', '.join(registered_ids())}"
+        if "/" in env_id:
+            hint += f"; register {env_id!r} with gymnasium.register (and import its module) first"
+        raise ValueError(f"unknown environment {env_id!r}; {hint}")
 
 
 def env_spec_kwargs(env_id: str) -> dict[str, Any]:
     """A copy of the constructor kwargs registered for ``env_id``."""
-    _check_id(env_id)
+    check_id(env_id)
     return dict(gymnasium.spec(env_id).kwargs)
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vector.VectorEnv:
-    """The natively batched env of ``env_id``; ``kwargs`` override the registered ones."""
-    _check_id(env_id)
+def make_env(env_id: str, **kwargs: Any) -> gymnasium.Env:
+    """``gymnasium.make(env_id, **kwargs)`` with one-line errors for unknown ids and arguments."""
+    check_id(env_id)
     try:
-        return gymnasium.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
-        )
+        return gymnasium.make(env_id, **kwargs)
     except TypeError as exc:  # an unknown or misspelled keyword argument
         raise ValueError(f"invalid arguments for {env_id}: {exc}") from None
+
+
+def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` batched: natively if the id registers a ``vector_entry_point``, else
+    in gymnasium's :class:`~gymnasium.vector.SyncVectorEnv`. ``kwargs`` override the registered ones.
+
+    The vector env's ``unwrapped.task_spec`` is the task spec of the env (see :mod:`belief_rl.envs.contract`).
+    """
+    check_id(env_id)
+    native = gymnasium.spec(env_id).vector_entry_point is not None
+    try:
+        env = gymnasium.make_vec(env_id, num_envs=num_envs,
+                                 vectorization_mode="vector_entry_point" if native else "sync", **kwargs)
+    except TypeError as exc:  # an unknown or misspelled keyword argument
+        raise ValueError(f"invalid arguments for {env_id}: {exc}") from None
+    if not native:
+        env.unwrapped.task_spec = getattr(env.unwrapped.envs[0].unwrapped, "task_spec", None)
+    return env
+
+
+__all__ = ["NAMESPACE", "BetaTask", "CategoricalTask", "ContractError", "GaussianTask", "MultiCategoricalTask",
+           "TaskSet", "TaskSpec", "check_contract", "check_id", "env_family", "env_spec_kwargs", "make_env",
+           "make_vector_env", "registered_ids"]

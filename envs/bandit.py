@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from envs._vector import (
+from belief_rl.envs.vector_base import (
     VectorSeed,
     broadcast_task,
     check_num_envs,
@@ -29,7 +29,7 @@ from envs._vector import (
     seed_generators,
     validate_task_set_args,
 )
-from envs.tasks import BetaTask, bandit_task_set
+from belief_rl.envs.task_specs import BetaTask, bandit_task_set
 
 
 def _validate_args(

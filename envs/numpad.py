@@ -46,9 +46,9 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from envs._vector import VectorSeed, check_actions, check_num_envs, seed_generators, validate_task_set_args
-from envs.ball import BallPhysics, ball_arena_xml
-from envs.tasks import MultiCategoricalTask, TaskSet
+from belief_rl.envs.vector_base import VectorSeed, check_actions, check_num_envs, seed_generators, validate_task_set_args
+from belief_rl.envs.ball import BallPhysics, ball_arena_xml
+from belief_rl.envs.task_specs import MultiCategoricalTask, TaskSet
 
 PAD_PITCH = 1.0
 PAD_HALF_SIZE = 0.4
@@ -213,7 +213,7 @@ def numpad_task_set(
 
     One permutation of :func:`valid_sequences` is drawn from
     ``np.random.default_rng(seed)``; validation takes its head and train the next
-    ``num_train``, so (as in :func:`envs.tasks.bandit_task_set`) validation does not
+    ``num_train``, so (as in :func:`belief_rl.envs.task_specs.bandit_task_set`) validation does not
     depend on ``num_train`` and growing train sets are nested.
     """
     if num_train < 0 or num_validation < 0:
@@ -482,7 +482,7 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
         """Reset every sub-env.
 
         Args:
-            seed: Seeds as in :func:`envs._vector.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
+            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
             options: ``{"task": array}`` of shape ``[num_envs, length]`` (or
                 ``[length]`` for all sub-envs) fixes the sequences of this meta-episode.
         """
@@ -529,4 +529,6 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
         return tuple(self._core.render(i) for i in range(self.num_envs))
 
     def close_extras(self, **kwargs: Any) -> None:
-        self.physics.close()
+        physics = getattr(self, "physics", None)  # absent if __init__ raised before building it
+        if physics is not None:
+            physics.close()

@@ -16,7 +16,7 @@ import gymnasium
 import numpy as np
 from gymnasium.envs.mujoco import reacher_v5
 
-from envs.tasks import GaussianTask
+from belief_rl.envs.task_specs import GaussianTask
 
 EPISODE_STEPS = 50  # gymnasium's registration of Reacher-v5
 TASK_SPEC = GaussianTask(2)

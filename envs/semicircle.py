@@ -45,7 +45,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from envs._vector import (
+from belief_rl.envs.vector_base import (
     VectorSeed,
     broadcast_task,
     check_actions,
@@ -54,7 +54,7 @@ from envs._vector import (
     seed_generators,
     validate_task_set_args,
 )
-from envs.tasks import GaussianTask, semicircle_task_set
+from belief_rl.envs.task_specs import GaussianTask, semicircle_task_set
 #: Margin between the semicircle and the walls (or the point's clipping box).
 _ARENA_MARGIN = 0.5
 #: Bound of the ball's observed speed per axis, in length units per control step
@@ -162,7 +162,7 @@ class _BallBody:
     """MuJoCo balls (:class:`envs.ball.BallPhysics`) in a walled arena."""
 
     def __init__(self, num_envs: int, half_extent: float) -> None:
-        from envs.ball import BallPhysics, ball_arena_xml  # MuJoCo only for the ball envs
+        from belief_rl.envs.ball import BallPhysics, ball_arena_xml  # MuJoCo only for the ball envs
 
         self.half_extent = half_extent
         self.physics = BallPhysics(num_envs, ball_arena_xml(half_extent))
@@ -368,7 +368,7 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
         """Reset every sub-env.
 
         Args:
-            seed: Seeds as in :func:`envs._vector.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
+            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
             options: ``{"task": goals}`` of shape ``[num_envs, 2]`` (or ``[2]`` for all
                 sub-envs) fixes the goals of this meta-episode.
         """

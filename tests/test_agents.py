@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-import envs
+from belief_rl import envs
 from belief_rl.agents import BeliefAgent, make_agent
 from belief_rl.config import AgentConfig
 from belief_rl.rollout import collect_rollout
@@ -139,7 +139,7 @@ def test_componentwise_policy_is_equivariant_to_relabelling_arms():
 
 def test_componentwise_policy_rejects_unaligned_beliefs():
     env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 2)
-    from envs.tasks import BetaTask
+    from belief_rl.envs.task_specs import BetaTask
     with pytest.raises(ValueError, match="one belief component per discrete action"):
         make_agent(AgentConfig(policy_head="componentwise", **SMALL), env.single_observation_space,
                    env.single_action_space, BetaTask(7))

@@ -1,4 +1,4 @@
-"""Tests of the classical bandit baselines (belief_rl.baselines.bandits)."""
+"""Tests of the classical bandit baselines (belief_rl.references.bandits)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import scipy.stats
 from gymnasium import spaces
 
-from belief_rl.baselines import bandits
-from belief_rl.baselines.bandits import (
+from belief_rl.references import bandits
+from belief_rl.references.bandits import (
     STRATEGIES,
     BanditHistory,
     BayesUCBStrategy,
@@ -28,7 +28,7 @@ from belief_rl.baselines.bandits import (
     run_strategy,
 )
 
-# DESIGN.md section 4, K = 5, H = 10 (20,000 tasks, p ~ U(0, 1)).
+# Reference values of the strategies for K = 5, H = 10 (20,000 tasks, p ~ U(0, 1)).
 REFERENCE_K5_H10 = {
     "oracle": 8.32,
     "gittins": 6.65,

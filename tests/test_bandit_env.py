@@ -11,9 +11,9 @@ import pytest
 from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.bandit import BanditEnv, BanditVectorEnv
-from envs.tasks import BetaTask, TaskSet, bandit_task_set
+from belief_rl import envs
+from belief_rl.envs.bandit import BanditEnv, BanditVectorEnv
+from belief_rl.envs.task_specs import BetaTask, TaskSet, bandit_task_set
 
 from env_checks import assert_matches_sync_vector_env  # tests/ helper
 

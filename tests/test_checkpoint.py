@@ -7,7 +7,8 @@ import torch
 
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
 from belief_rl.config import AgentConfig, PPOConfig, SVGConfig, TrainConfig
-from belief_rl.train import Trainer, load_agent
+from belief_rl.runs import load_agent
+from belief_rl.training import Trainer
 
 SMALL_AGENT = AgentConfig(hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32,))
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from belief_rl.cli import main
-from belief_rl.presets import preset_for_env
+from belief_rl.families import preset_for_env
 
 SMALL = ["--set", "agent.hidden_size=32", "agent.embed_dim=32", "agent.latent_dim=8", "agent.policy_hidden=32",
          "ppo.num_envs=32", "ppo.num_minibatches=2", "eval_tasks=64", "num_threads=1"]
@@ -167,7 +167,7 @@ def test_sigterm_or_ctrl_c_finishes_the_update_and_saves_a_checkpoint(tmp_path, 
 
 
 def test_a_second_interrupt_stops_at_once():
-    from belief_rl.train import _StopRequest
+    from belief_rl.training import _StopRequest
 
     stop = _StopRequest()
     stop(signal.SIGINT, None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from belief_rl.evaluation import bandit_shape, evaluate_strategies, held_out_kwargs
+from belief_rl.evaluation import evaluate_strategies, held_out_kwargs
 from belief_rl.seeding import evaluation_base_seed, evaluation_seeds, training_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,6 @@ def test_training_and_evaluation_seed_blocks_are_disjoint():
 
 def test_strategies_on_finite_task_sets_play_validation_tasks():
     kwargs = {"num_tasks": 5, "task_seed": 0, "num_validation_tasks": 50}
-    assert bandit_shape("belief_rl/Bandit-K5-H10-v0", kwargs) == (5, 10)
     result = evaluate_strategies("belief_rl/Bandit-K5-H10-v0", kwargs, 200, names=["oracle", "random"])
     assert result["oracle"]["mean"] > result["random"]["mean"]
 
@@ -141,9 +140,9 @@ def test_numpad_analysis_scripts(tmp_path):
 def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
     import importlib.util
 
-    from belief_rl.baselines.numpad import NumPadExplorer, NumPadOracle
-    from belief_rl.baselines.scripted import run_scripted
-    import envs
+    from belief_rl.references.numpad import NumPadExplorer, NumPadOracle
+    from belief_rl.references.scripted import run_scripted
+    from belief_rl import envs
 
     spec = importlib.util.spec_from_file_location("numpad_presses", ROOT / "analysis" / "numpad_presses.py")
     module = importlib.util.module_from_spec(spec)

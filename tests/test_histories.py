@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-import envs
+from belief_rl import envs
 from belief_rl.agents import make_agent
-from belief_rl.algorithms import SVG0, make_learner
-from belief_rl.baselines.scripted import run_scripted
+from belief_rl.algorithms import SVG0
+from belief_rl.references.scripted import run_scripted
 from belief_rl.config import AgentConfig, SVGConfig, TrainConfig
 from belief_rl.histories import sample_histories, scripted_histories
 from belief_rl.priors.collect import scripted_experts
 from belief_rl.rollout import collect_rollout
-from belief_rl.train import build_agent
+from belief_rl.runs import build_agent, build_learner
 
 ENV = "belief_rl/Semicircle-Small-v0"
 SMALL = dict(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,), time_scale=100.0)
@@ -61,9 +61,9 @@ def test_belief_steps_train_on_the_explorers_histories_when_asked(monkeypatch):
                                "belief_updates_per_rollout": 2, "belief_histories": "explorer",
                                "belief_history_pool": 5})
     agent = build_agent(config)
-    learner = make_learner(agent, config)
+    learner = build_learner(agent, config)
     pool = learner.belief_histories
-    assert pool.inputs.shape[1] == 5 and torch.equal(pool.inputs, make_learner(agent, config).belief_histories.inputs)
+    assert pool.inputs.shape[1] == 5 and torch.equal(pool.inputs, build_learner(agent, config).belief_histories.inputs)
     seen = []
     monkeypatch.setattr(learner, "belief_step", lambda batch: seen.append(batch) or {})
     learner.update(collect_rollout(envs.make_vector_env(ENV, 4), agent, seed=0))

@@ -8,7 +8,7 @@ import pytest
 from belief_rl.cli import main
 from belief_rl.config import AgentConfig, PPOConfig, SVGConfig, TrainConfig
 from belief_rl.evaluation import evaluate_agent, evaluate_references, format_results
-from belief_rl.train import MONITOR_EVAL_SEED, Trainer
+from belief_rl.training import MONITOR_EVAL_SEED, Trainer
 
 SMALL = AgentConfig(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,))
 CONTROL_ENVS = ["belief_rl/Semicircle-Small-v0", "belief_rl/SemicircleBall-v0", "belief_rl/NumPad-2x2-L3-v0"]

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from belief_rl.baselines.numpad import (
+from belief_rl import envs
+from belief_rl.references.numpad import (
     NumPadExplorer,
     NumPadOracle,
     NumPadRandom,
     numpad_reference_returns,
 )
-from belief_rl.baselines.scripted import run_scripted
-from envs.numpad import (
+from belief_rl.references.scripted import run_scripted
+from belief_rl.envs.numpad import (
     MAX_SEQUENCES,
     NumPadEnv,
     NumPadVectorEnv,
@@ -29,7 +29,7 @@ from envs.numpad import (
     press_statistics,
     valid_sequences,
 )
-from envs.tasks import MultiCategoricalTask
+from belief_rl.envs.task_specs import MultiCategoricalTask
 
 from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 

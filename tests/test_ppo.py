@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import envs
+from belief_rl import envs
 from belief_rl.agents import make_agent
 from belief_rl.algorithms.ppo import PPO, compute_gae
 from belief_rl.config import AgentConfig, PPOConfig

@@ -5,9 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-import envs
-from belief_rl.baselines.scripted import run_scripted
-from belief_rl.baselines.semicircle import SemicircleOracle
+from belief_rl import envs
+from belief_rl.references.scripted import run_scripted
+from belief_rl.references.semicircle import SemicircleOracle
 from belief_rl.priors import DemoError, Demonstrations, load_prior
 from belief_rl.priors.collect import collect_demonstrations
 from tests.test_cli import assert_one_line_error, run_cli
@@ -35,7 +35,7 @@ def test_scripted_demonstrations_record_what_the_expert_did():
 def test_noisy_expert_adds_gaussian_noise_to_the_pre_squash_action():
     import torch
 
-    from belief_rl.baselines.reacher import ReacherExpert
+    from belief_rl.references.reacher import ReacherExpert
     from belief_rl.priors import to_raw_actions
 
     demos = collect_demonstrations("belief_rl/Reacher-v5", "oracle", episodes=8, seed=3, action_noise=0.2)
@@ -114,8 +114,8 @@ def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
     (["prior", "fit", "{tmp}/x.npz", "--kind", "bayes", "--output", "{tmp}/p.pt"], "invalid choice"),
     (["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--prior", "{tmp}/missing.pt",
       "--run-dir", "{tmp}/run"], "no prior file"),
-    (["train", "--env", ENV, "--agent", "rnn", "--prior", "{tmp}/missing.pt", "--run-dir", "{tmp}/run"],
-     "needs --algorithm svg0"),
+    (["train", "--env", ENV, "--agent", "rnn", "--preset", "none", "--prior", "{tmp}/missing.pt",
+      "--run-dir", "{tmp}/run"], "needs --algorithm svg0"),
 ])
 def test_bad_demo_and_prior_input_gets_one_line_error(tmp_path, capsys, args, fragment):
     code, _, err = run_cli([str(a).replace("{tmp}", str(tmp_path)) for a in args], capsys)

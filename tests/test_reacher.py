@@ -3,10 +3,10 @@
 import numpy as np
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from belief_rl.baselines.reacher import ReacherExpert, reacher_reference_returns
+from belief_rl import envs
+from belief_rl.references.reacher import ReacherExpert, reacher_reference_returns
 from env_checks import assert_matches_sync_vector_env
-from envs.reacher import ReacherEnv
+from belief_rl.envs.reacher import ReacherEnv
 
 ENV = "belief_rl/Reacher-v5"
 

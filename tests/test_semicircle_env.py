@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from belief_rl.baselines.scripted import ScriptedPolicy, run_scripted
-from belief_rl.baselines.semicircle import (
+from belief_rl import envs
+from belief_rl.references.scripted import ScriptedPolicy, run_scripted
+from belief_rl.references.semicircle import (
     BallController,
     PointController,
     SemicircleExplorer,
@@ -24,13 +24,13 @@ from belief_rl.baselines.semicircle import (
     StraightController,
     semicircle_reference_returns,
 )
-from envs.semicircle import (
+from belief_rl.envs.semicircle import (
     SemicircleBallEnv,
     SemicircleBallVectorEnv,
     SemicircleEnv,
     SemicircleVectorEnv,
 )
-from envs.tasks import GaussianTask, TaskSet, semicircle_task_set
+from belief_rl.envs.task_specs import GaussianTask, TaskSet, semicircle_task_set
 
 from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 
@@ -316,7 +316,7 @@ def test_ball_render() -> None:
     # Offscreen GL must be chosen before mujoco is imported, hence a fresh process.
     code = (
         "import numpy as np\n"
-        "from envs.semicircle import SemicircleBallEnv\n"
+        "from belief_rl.envs.semicircle import SemicircleBallEnv\n"
         "env = SemicircleBallEnv(render_mode='rgb_array', width=64, height=48)\n"
         "env.reset(seed=0)\n"
         "try:\n"

@@ -6,7 +6,7 @@ import torch
 from torch.distributions import Independent, Normal, TransformedDistribution
 from torch.distributions.transforms import AffineTransform, TanhTransform
 
-import envs
+from belief_rl import envs
 from belief_rl.agents import make_agent
 from belief_rl.algorithms import SVG0
 from belief_rl.algorithms.information import information_gain
@@ -15,7 +15,7 @@ from belief_rl.evaluation import evaluate_agent
 from belief_rl.networks.action_heads import SquashedNormal
 from belief_rl.replay import SequenceReplay
 from belief_rl.rollout import collect_rollout
-from belief_rl.train import Trainer
+from belief_rl.training import Trainer
 
 SMALL = dict(hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32, 32))
 ENV = "belief_rl/Semicircle-Small-v0"

@@ -11,9 +11,9 @@ from belief_rl.networks import GaussianBottleneck
 from belief_rl.rollout import Rollout
 from belief_rl.agents.base import SequenceBatch
 from belief_rl.config import AgentConfig
-from belief_rl.tasks import (BetaHead, CategoricalHead, GaussianHead, GridHead, MultiCategoricalHead, make_task_head,
+from belief_rl.task_heads import (BetaHead, CategoricalHead, GaussianHead, GridHead, MultiCategoricalHead, make_task_head,
                              true_component_probabilities)
-from envs.tasks import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
+from belief_rl.envs.task_specs import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 
 
 def beta_kl_closed_form(a1, b1, a2, b2):

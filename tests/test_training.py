@@ -4,7 +4,7 @@ import numpy as np
 
 from belief_rl.config import AgentConfig, PPOConfig, TrainConfig
 from belief_rl.evaluation import evaluate_agent, evaluate_strategies
-from belief_rl.train import Trainer
+from belief_rl.training import Trainer
 
 ENV = "belief_rl/Bandit-K5-H10-v0"
 

@@ -8,7 +8,7 @@ from belief_rl.agents.base import CRITICS, ActOutput, Agent, FeatureOutput, Sequ
 from belief_rl.agents.belief import BeliefAgent
 from belief_rl.agents.recurrent import AuxHeadAgent, RNNAgent
 from belief_rl.config import AgentConfig
-from envs.tasks import TaskSpec
+from belief_rl.envs.task_specs import TaskSpec
 
 AGENTS: dict[str, type[Agent]] = {"belief": BeliefAgent, "rnn": RNNAgent, "aux_head": AuxHeadAgent}
 

@@ -112,7 +112,7 @@ class Agent(nn.Module):
             self.critic = mlp(feature_dim, hidden, 1)
 
     def encode_inputs(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
-                      boundary: torch.Tensor, step: int = 0) -> torch.Tensor:
+                      boundary: torch.Tensor, step: int | torch.Tensor = 0) -> torch.Tensor:
         """Concatenate ``(obs, [step / time_scale], enc(prev_action), prev_reward, boundary)`` into ``[..., D]``.
 
         At a boundary (the first step of an episode) the previous action and reward
@@ -120,11 +120,12 @@ class Agent(nn.Module):
         meta-episode they still carry information about the task. ``step`` counts
         steps since the meta-episode began: a function of the history's length, so
         it reveals nothing about the task, but without it a feed-forward critic
-        cannot tell how much of a finite meta-episode is left.
+        cannot tell how much of a finite meta-episode is left. It is one int for the batch, or one per row.
         """
         parts = [obs.float()]
         if self.time_scale > 0:
-            parts.append(torch.full((*obs.shape[:-1], 1), step / self.time_scale))
+            steps = torch.as_tensor(step, dtype=torch.float64).expand(obs.shape[:-1])
+            parts.append((steps / self.time_scale).float().unsqueeze(-1))
         parts += [encode_action_reward(prev_action, prev_reward, self.action_space), prev_reward.float().unsqueeze(-1),
                   boundary.float().unsqueeze(-1)]
         return torch.cat(parts, dim=-1)
@@ -203,4 +204,9 @@ class Agent(nn.Module):
 
     def belief(self, inputs: torch.Tensor) -> Distribution | None:
         """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task head."""
+        return None
+
+    def belief_from_state(self, state: State) -> Distribution | None:
+        """``q(task | history)`` after the step that produced the recurrent ``state`` (as :meth:`act` returns
+        it), with the state's batch shape; None if the agent has no task head."""
         return None

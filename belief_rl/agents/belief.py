@@ -22,8 +22,8 @@ from belief_rl.config import AgentConfig
 from belief_rl.networks import GaussianBottleneck, RecurrentCore
 from belief_rl.networks.componentwise import ComponentwiseCategoricalHead, ComponentwiseCritic
 from belief_rl.networks.recurrent import State
-from belief_rl.tasks import make_task_head
-from envs.tasks import TaskSpec
+from belief_rl.task_heads import make_task_head
+from belief_rl.envs.task_specs import TaskSpec
 
 
 class BeliefNetwork(nn.Module):
@@ -200,6 +200,11 @@ class BeliefAgent(Agent):
     def belief(self, inputs: torch.Tensor) -> Distribution:
         hidden, _ = self.belief_net.core.sequence(inputs, self.belief_net.core.initial_state(inputs.shape[1]))
         _, z = self.belief_net.embed(hidden, None)
+        return self.belief_net.task_distribution(z)
+
+    def belief_from_state(self, state: State) -> Distribution:
+        # The recurrent cells' output is their new hidden state h, the first tensor of the belief state.
+        _, z = self.belief_net.embed(self._split_state(state)[0][0], None)
         return self.belief_net.task_distribution(z)
 
 

@@ -17,8 +17,8 @@ from belief_rl.agents.base import Agent, FeatureOutput, SequenceBatch
 from belief_rl.config import AgentConfig
 from belief_rl.networks import RecurrentCore
 from belief_rl.networks.recurrent import State
-from belief_rl.tasks import make_task_head
-from envs.tasks import TaskSpec
+from belief_rl.task_heads import make_task_head
+from belief_rl.envs.task_specs import TaskSpec
 
 
 class RNNAgent(Agent):
@@ -68,3 +68,6 @@ class AuxHeadAgent(RNNAgent):
     def belief(self, inputs: torch.Tensor) -> Distribution:
         hidden, _ = self.core.sequence(inputs, self.initial_state(inputs.shape[1]))
         return self.task_head.distribution(hidden)
+
+    def belief_from_state(self, state: State) -> Distribution:
+        return self.task_head.distribution(state[0])  # the cell's output is its new hidden state

@@ -15,10 +15,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import envs
-from belief_rl.baselines.scripted import ScriptedPolicy, run_scripted
+from belief_rl import envs
+from belief_rl.evaluation import seeded_rollout
+from belief_rl.families import scripted_experts
+from belief_rl.references.scripted import ScriptedPolicy, run_scripted
 from belief_rl.priors.base import from_raw_actions, to_raw_actions
 from belief_rl.priors.demos import DemoError, Demonstrations
+from belief_rl.runs import load_agent
 
 
 class NoisyExpert(ScriptedPolicy):
@@ -48,29 +51,6 @@ class NoisyExpert(ScriptedPolicy):
 
     def observe(self, obs: np.ndarray, reward: np.ndarray, done: np.ndarray, info: dict) -> None:
         self.expert.observe(obs, reward, done, info)
-
-
-def scripted_experts(env_id: str) -> dict[str, Callable[[gym.vector.VectorEnv], ScriptedPolicy]]:
-    """The scripted policies that can demonstrate ``env_id``: ``{"oracle": ..., "scripted": ...}`` or ``{}``."""
-    name = env_id.removeprefix("belief_rl/")
-    if name.startswith("Semicircle"):
-        from belief_rl.baselines.semicircle import SemicircleExplorer, SemicircleOracle, StraightController
-
-        def oracle(env: gym.vector.VectorEnv) -> ScriptedPolicy:
-            # On the point envs the oracle steers straight (see StraightController): a smooth field to imitate.
-            if hasattr(env.unwrapped, "max_step"):
-                return SemicircleOracle(StraightController(env.unwrapped.max_step))
-            return SemicircleOracle.for_env(env)
-
-        return {"oracle": oracle, "scripted": SemicircleExplorer.for_env}
-    if name.startswith("NumPad"):
-        from belief_rl.baselines.numpad import NumPadExplorer, NumPadOracle
-        return {"oracle": NumPadOracle.for_env, "scripted": NumPadExplorer.for_env}
-    if name.startswith("Reacher"):
-        # The target is observed: the scripted expert is also the oracle.
-        from belief_rl.baselines.reacher import ReacherExpert
-        return {"oracle": ReacherExpert.for_env, "scripted": ReacherExpert.for_env}
-    return {}
 
 
 def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 0,
@@ -145,9 +125,6 @@ def _record_scripted(policy: ScriptedPolicy, env: gym.vector.VectorEnv, seed: in
 
 
 def _record_agent(run_dir: Path, env_id: str, env: gym.vector.VectorEnv, seed: int) -> tuple[np.ndarray, ...]:
-    from belief_rl.evaluation import seeded_rollout
-    from belief_rl.train import load_agent
-
     agent, config, _ = load_agent(run_dir)
     if config.env_id != env_id:
         raise DemoError(f"run {run_dir} was trained on {config.env_id!r}, not {env_id!r}")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from belief_rl.baselines.scripted import ScriptedPolicy, reference_returns
+from belief_rl.references.scripted import ScriptedPolicy, reference_returns
 from belief_rl.evaluation import held_out_kwargs
 from belief_rl.priors.base import BehaviorPrior, from_raw_actions
 from belief_rl.seeding import evaluation_base_seed
