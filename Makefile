@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# Pin the CPU build of torch first: anything else pulls gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[all,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +25,9 @@ demo: $(STAMP)
 	fi
 	$(BIN)/belief-rl evaluate runs/demo --num-tasks 10000
 
+# Lint (ruff, configured in pyproject.toml), then the test suite.
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -25,10 +25,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
 from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
+from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
 
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
@@ -39,7 +39,8 @@ def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     run_dir = args.out / "runs" / f"{agent}_seed{seed}"
     if (run_dir / "evaluation.json").exists():
         return
-    config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}}, args.preset, agent)
+    config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}},
+                          args.preset, agent)
     for assignment in args.set:
         apply_override(config, assignment)
     print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
@@ -52,7 +53,8 @@ def plot(results: dict, path: Path) -> None:
     for agent, runs in results["agents"].items():
         curve = mean_curve([Path(run["run_dir"]) for run in runs])
         plot_mean_curve(curves, curve, agent, COLORS.get(agent))
-    draw_references(curves, results["strategies"], {"gittins": "--", "bayes_ucb": ":", "greedy": "-.", "random": "-"})
+    draw_references(curves, results["strategies"],
+                    {"gittins": "--", "bayes_ucb": ":", "greedy": "-.", "random": "-"})
     curves.set_xlabel("environment steps")
     curves.set_ylabel("held-out return (2,000 tasks)")
     curves.set_title(f"{results['env_id']}: learning curves")
@@ -98,8 +100,9 @@ def main() -> None:
             evaluation = json.loads((run_dir / "evaluation.json").read_text())
             rows = read_metrics(run_dir)
             agents.setdefault(agent, []).append({
-                "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir), "mean": evaluation["agent"]["mean"],
-                "stderr": evaluation["agent"]["stderr"], "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
+                "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir),
+                "mean": evaluation["agent"]["mean"], "stderr": evaluation["agent"]["stderr"],
+                "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
                 "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
                 "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
             })

@@ -26,8 +26,8 @@ from belief_rl.algorithms import SVG0
 from belief_rl.checkpoint import CHECKPOINT_NAME, atomic_write_bytes, load_checkpoint
 from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import machine_description
-from belief_rl.task_heads import true_component_probabilities
 from belief_rl.runs import build_agent, read_config
+from belief_rl.task_heads import true_component_probabilities
 
 REPORT_TIMES = (50, 100, 250, 499)
 HELD_OUT = 64  # replayed meta-episodes kept for the report (drawn with their own generator)
@@ -74,9 +74,9 @@ def main() -> None:
             print(f"step {step}: p(true) at the last reported time " + ", ".join(f"{p:.2f}" for p in last)
                   + f" ({(time.perf_counter() - start) / step:.2f} s/step)", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"machine": machine_description(), "config_run": str(args.config_run), "replay_run": str(args.replay_run),
-              "seed": args.seed, "batch_size": config.svg0.batch_size, "learning_rate": config.svg0.critic_lr,
-              "held_out_meta_episodes": HELD_OUT, "history": history}
+    result = {"machine": machine_description(), "config_run": str(args.config_run),
+              "replay_run": str(args.replay_run), "seed": args.seed, "batch_size": config.svg0.batch_size,
+              "learning_rate": config.svg0.critic_lr, "held_out_meta_episodes": HELD_OUT, "history": history}
     path = args.out / f"belief_on_replay_{args.replay_run.name}.json"
     atomic_write_bytes(path, json.dumps(result, indent=2).encode())
     print(f"wrote {path}")

@@ -41,7 +41,8 @@ def load_curve(path: Path, env_id: str, agent: str) -> tuple[dict, dict]:
     except (OSError, ValueError, KeyError):
         raise ValueError(f"{path} holds no benchmark summary of {env_id}") from None
     if agent not in summary.get("agents", {}):
-        raise ValueError(f"{path} has no {agent!r} runs on {env_id} (has: {', '.join(summary.get('agents', {}))})")
+        raise ValueError(f"{path} has no {agent!r} runs on {env_id} "
+                         f"(has: {', '.join(summary.get('agents', {}))})")
     return summary["agents"][agent]["curve"], summary
 
 
@@ -60,7 +61,8 @@ def plot(env_id: str, curves: list[tuple[str, dict]], references: dict, out: Pat
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True)
-    parser.add_argument("--curve", action="append", required=True, help="LABEL=SUMMARY.json:AGENT (repeatable)")
+    parser.add_argument("--curve", action="append", required=True,
+                        help="LABEL=SUMMARY.json:AGENT (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="figure path (.png)")
     args = parser.parse_args(argv)
     try:

@@ -5,13 +5,14 @@ preset: see ``belief_rl.presets``), then draws learning curves of the held-out
 return (mean ± s.e. over seeds) with the scripted oracle and explorer returns as
 horizontal lines, and reports how many environment steps each agent needs to
 reach fixed fractions of the explorer's return; each finished run is also
-evaluated once on ``--num-tasks`` other held-out tasks (its ``evaluation.json``). Writes ``benchmark.json`` and
-``benchmark.png`` into ``--out``. Runs are resumable (re-running the command
-continues interrupted runs and reuses finished ones), and the summary covers
-every run of the listed agents and seeds found in ``--out``. Run directories are
-not committed, so an env with no finished runs there keeps its summary from the
-existing ``benchmark.json``, and so does an agent with none (its curve was
-evaluated on the same monitor tasks; "steps to reach" is recomputed over all).
+evaluated once on ``--num-tasks`` other held-out tasks (its
+``evaluation.json``). Writes ``benchmark.json`` and ``benchmark.png`` into
+``--out``. Runs are resumable (re-running the command continues interrupted runs
+and reuses finished ones), and the summary covers every run of the listed agents
+and seeds found in ``--out``. Run directories are not committed, so an env with
+no finished runs there keeps its summary from the existing ``benchmark.json``,
+and so does an agent with none (its curve was evaluated on the same monitor
+tasks; "steps to reach" is recomputed over all).
 
     python analysis/meta_rl_benchmark.py --envs belief_rl/Semicircle-v0 belief_rl/NumPad-2x2-L3-v0 \\
         --agents belief aux_head rnn --seeds 0 1 2 --out results/meta_rl
@@ -32,7 +33,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references, evaluate_run  # noqa: E402
 from belief_rl.experiments import (  # noqa: E402
@@ -45,6 +45,7 @@ from belief_rl.experiments import (  # noqa: E402
     train_or_resume,
 )
 from belief_rl.families import preset_for_env  # noqa: E402
+from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
 from belief_rl.runs import read_config  # noqa: E402
 from belief_rl.training import MONITOR_EVAL_SEED  # noqa: E402
@@ -102,7 +103,8 @@ def summarize_env(env_id: str, args: argparse.Namespace, previous: dict) -> dict
             runs.append({"seed": seed, "run_dir": str(run_dir), "env_steps": int(rows[-1]["global_step"]),
                          "updates": int(rows[-1]["update"]), "train_wall_time_s": wall,
                          "env_steps_per_sec": int(rows[-1]["global_step"]) / wall,
-                         "final_eval_return": final["agent"]["mean"], "final_eval_stderr": final["agent"]["stderr"]})
+                         "final_eval_return": final["agent"]["mean"],
+                         "final_eval_stderr": final["agent"]["stderr"]})
         if runs:
             curve = mean_curve([Path(r["run_dir"]) for r in runs])
             agents[agent] = {"runs": runs, "curve": curve}
@@ -119,13 +121,16 @@ def summarize_env(env_id: str, args: argparse.Namespace, previous: dict) -> dict
     # "fewer steps to the same return" compares agents even far below the explorer.
     common = min(max(summary["curve"]["mean"]) for summary in agents.values())
     for summary in agents.values():
-        summary["steps_to_reach"] = {f"{level:.0%} of explorer": steps_to_reach(summary["curve"], level * explorer)
-                                     for level in LEVELS}
+        summary["steps_to_reach"] = {
+            f"{level:.0%} of explorer": steps_to_reach(summary["curve"], level * explorer) for level in LEVELS
+        }
         summary["steps_to_reach"][f"common level {common:.1f}"] = steps_to_reach(summary["curve"], common)
         finals = np.array([r["final_eval_return"] for r in summary["runs"]])
-        summary["final"] = {"mean": float(finals.mean()), "num_seeds": len(finals),
-                            "stderr": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
-                            "fraction_of_explorer": float(finals.mean() / final_references["explorer"]["mean"])}
+        summary["final"] = {
+            "mean": float(finals.mean()), "num_seeds": len(finals),
+            "stderr": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
+            "fraction_of_explorer": float(finals.mean() / final_references["explorer"]["mean"]),
+        }
     return {"agents": agents, "references": references, "curve_eval_tasks": eval_tasks,
             "curve_eval_seed": MONITOR_EVAL_SEED, "final_references": final_references,
             "final_eval_tasks": args.num_tasks, "final_eval_seed": 0}
@@ -154,7 +159,8 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=["belief_rl/Semicircle-v0", "belief_rl/NumPad-2x2-L3-v0"])
+    parser.add_argument("--envs", nargs="+",
+                        default=["belief_rl/Semicircle-v0", "belief_rl/NumPad-2x2-L3-v0"])
     parser.add_argument("--agents", nargs="+", default=["belief", "aux_head", "rnn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default=None, help="preset for every env (default: each env's own)")
@@ -191,8 +197,9 @@ def main() -> None:
         for agent, data in summary["agents"].items():
             final, runs = data["final"], data["runs"]
             se = f" ± {final['stderr']:.1f}" if final["stderr"] is not None else ""
+            train_minutes = np.mean([r["train_wall_time_s"] for r in runs]) / 60
             print(f"  {agent:>9}: {final['mean']:.1f}{se} ({final['fraction_of_explorer']:.0%} of explorer, "
-                  f"{final['num_seeds']} seed(s), {np.mean([r['train_wall_time_s'] for r in runs]) / 60:.1f} min, "
+                  f"{final['num_seeds']} seed(s), {train_minutes:.1f} min, "
                   f"{np.mean([r['env_steps_per_sec'] for r in runs]):,.0f} steps/s); steps to reach: "
                   + ", ".join(f"{k} {v:,.0f}" if v is not None else f"{k} never"
                               for k, v in data["steps_to_reach"].items()))

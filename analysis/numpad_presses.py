@@ -1,16 +1,18 @@
 """What trained NumPad agents press, and what a belief agent believes about the sequence.
 
 For each run directory, plays ``--num-tasks`` held-out tasks with the agent's
-stochastic policy on the tasks and with the sampling noise of ``belief-rl evaluate`` and counts, per meta-episode,
-the rewarded presses of each sequence position (the last is a completion) and
-the wrong presses that cleared progress (:func:`envs.numpad.press_statistics`).
+stochastic policy on the tasks and with the sampling noise of
+``belief-rl evaluate`` and counts, per meta-episode, the rewarded presses of each
+sequence position (the last is a completion) and the wrong presses that cleared
+progress (:func:`envs.numpad.press_statistics`).
 It reports the exact posterior's mean probability of the true pad at each
 sequence position at a few points of the agent's own meta-episodes and, for
 agents with a task head, the learned belief's: how much the histories reveal,
 and how much of it the belief has learned.
 Writes ``numpad_presses.json`` and ``numpad_presses.png`` into ``--out``.
 
-    python analysis/numpad_presses.py results/meta_rl/runs/NumPad-2x2-L3-v0/{belief,rnn}_seed0 --out results/meta_rl
+    python analysis/numpad_presses.py results/meta_rl/runs/NumPad-2x2-L3-v0/{belief,rnn}_seed0 \\
+        --out results/meta_rl
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from belief_rl.envs.numpad import press_statistics  # noqa: E402
 
 from belief_rl import envs  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
@@ -32,11 +35,10 @@ from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.references.numpad import NumPadExplorer  # noqa: E402
+from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.task_heads import true_component_probabilities  # noqa: E402
-from belief_rl.runs import load_agent  # noqa: E402
-from belief_rl.references.numpad import NumPadExplorer  # noqa: E402
-from belief_rl.envs.numpad import press_statistics  # noqa: E402
 
 BELIEF_TIMES = (50, 100, 250, 499)
 
@@ -47,7 +49,8 @@ def exact_p_true(explorer: NumPadExplorer, observations: np.ndarray, rewards: np
 
     The prior is uniform over valid sequences and presses are observed without noise, so the posterior is
     uniform over the sequences consistent with the history: the scripted explorer's candidate set, fed the
-    agent's own observations and rewards. At step ``t`` it has seen ``observations[: t + 1]``, as the belief has.
+    agent's own observations and rewards. At step ``t`` it has seen ``observations[: t + 1]``, as the belief
+    has.
     """
     explorer.reset(observations[0], {})
     result = {}
@@ -88,7 +91,8 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
     belief = agent.belief(rollout.batch.inputs)
     if belief is not None:
         true = true_component_probabilities(belief, rollout.batch.task)
-        result["belief_p_true"] = {str(t): true[t].mean(0).tolist() for t in BELIEF_TIMES if t < true.shape[0]}
+        result["belief_p_true"] = {str(t): true[t].mean(0).tolist()
+                                   for t in BELIEF_TIMES if t < true.shape[0]}
     return result
 
 
@@ -124,7 +128,8 @@ def main() -> None:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--num-tasks", type=int, default=200)
     parser.add_argument("--eval-seed", type=int, default=0)
-    parser.add_argument("--labels", nargs="+", help="one name per run for the plot (default: the run directory's name)")
+    parser.add_argument("--labels", nargs="+",
+                        help="one name per run for the plot (default: the run directory's name)")
     parser.add_argument("--out", type=Path, default=Path("results/meta_rl"))
     args = parser.parse_args()
     names = args.labels or [run_dir.name for run_dir in args.run_dirs]
@@ -140,10 +145,12 @@ def main() -> None:
     plot(results, names, args.out / "numpad_presses.png")
     for run_dir, r in zip(args.run_dirs, results):
         presses = ", ".join(f"{v:.1f}" for v in r["correct_presses_per_position"])
-        line = f"{run_dir}: return {r['return']:.1f}; rewarded presses per position {presses}; wrong {r['wrong_clears']:.1f}"
+        line = (f"{run_dir}: return {r['return']:.1f}; rewarded presses per position {presses}; "
+                f"wrong {r['wrong_clears']:.1f}")
         if "belief_p_true" in r:
             last = max(r["belief_p_true"], key=int)
-            line += f"; belief p(true) at step {last}: " + ", ".join(f"{p:.2f}" for p in r["belief_p_true"][last])
+            line += (f"; belief p(true) at step {last}: "
+                     + ", ".join(f"{p:.2f}" for p in r["belief_p_true"][last]))
         print(line)
     print(f"wrote {args.out / 'numpad_presses.json'} and {args.out / 'numpad_presses.png'}")
 

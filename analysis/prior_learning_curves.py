@@ -39,14 +39,25 @@ import torch  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import evaluate_references  # noqa: E402
-from belief_rl.experiments import (machine_description, mean_curve, merge_env_summaries, read_metrics,  # noqa: E402
-                                   steps_to_reach)
-from belief_rl.experiments import train_or_resume  # noqa: E402
-from belief_rl.plotting import save_figure  # noqa: E402
+from belief_rl.experiments import (  # noqa: E402
+    machine_description,
+    mean_curve,
+    merge_env_summaries,
+    read_metrics,
+    steps_to_reach,
+    train_or_resume,
+)
 from belief_rl.families import preset_for_env  # noqa: E402
+from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
-from belief_rl.priors import (GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior, save_prior,  # noqa: E402
-                              to_raw_actions)
+from belief_rl.priors import (  # noqa: E402
+    GPFitConfig,
+    GPPrior,
+    ParametricFitConfig,
+    ParametricPrior,
+    save_prior,
+    to_raw_actions,
+)
 from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
 from belief_rl.priors.policy import evaluate_prior_policy  # noqa: E402
 from belief_rl.training import MONITOR_EVAL_SEED  # noqa: E402
@@ -98,13 +109,14 @@ def run_dir_for(out: Path, env_id: str, method: str, seed: int) -> Path:
 
 
 def train(env_id: str, method: str, seed: int, args: argparse.Namespace) -> None:
-    config = apply_preset({"env_id": env_id, "seed": seed, "agent": {"kind": args.agent}}, preset_for_env(env_id),
-                          args.agent)
+    config = apply_preset({"env_id": env_id, "seed": seed, "agent": {"kind": args.agent}},
+                          preset_for_env(env_id), args.agent)
     if method != "entropy":
         # The KL term starts with weight α = 1 (as SAC's temperature usually does), so the policy first
         # follows the prior and α then falls as far as the target KL allows; the entropy runs keep the
         # preset's small starting temperature, tuned for exploration without a prior.
-        config["svg0"] = {**config.get("svg0", {}), "prior": str(prior_path(args.out, env_id, method).resolve()),
+        config["svg0"] = {**config.get("svg0", {}),
+                          "prior": str(prior_path(args.out, env_id, method).resolve()),
                           "init_alpha": PRIOR_INIT_ALPHA}
     for assignment in args.set:
         apply_override(config, assignment)
@@ -113,7 +125,10 @@ def train(env_id: str, method: str, seed: int, args: argparse.Namespace) -> None
 
 
 def summarize(args: argparse.Namespace) -> dict:
-    """Curves of the runs in ``--out``; an env without runs there keeps its entry of ``learning_curves.json``."""
+    """Curves of the runs in ``--out``.
+
+    An env without runs there keeps its entry of ``learning_curves.json``.
+    """
     summaries: dict[str, dict] = {}
     for env_id in args.envs:
         prepared = json.loads((args.out / f"prepared_{env_name(env_id)}.json").read_text())
@@ -134,7 +149,8 @@ def summarize(args: argparse.Namespace) -> dict:
             wall = [float(read_metrics(r)[-1]["wall_time"]) for r in runs]
             # The mean curve can hide seeds that never get there (or one seed carrying the mean).
             per_seed = {r.name: steps_to_reach(mean_curve([r]), expert) for r in runs}
-            entry["methods"][method] = {"curve": curve, "num_seeds": len(runs), "steps_to_expert": steps_to_reach(curve, expert),
+            entry["methods"][method] = {"curve": curve, "num_seeds": len(runs),
+                                        "steps_to_expert": steps_to_reach(curve, expert),
                                         "seed_steps_to_expert": per_seed,
                                         "steps_to_near_expert": steps_to_reach(curve, near_expert),
                                         "steps_to_95_percent": steps_to_reach(curve, closer),
@@ -150,18 +166,20 @@ def summarize(args: argparse.Namespace) -> dict:
         if not entry:
             print(f"{env_id}: no runs")
             continue
-        print(f"{env_id}: expert {entry['expert_return']:.2f}, BC alone {entry['bc']['parametric']['mean']:.2f}")
+        print(f"{env_id}: expert {entry['expert_return']:.2f}, "
+              f"BC alone {entry['bc']['parametric']['mean']:.2f}")
         for method, m in entry["methods"].items():
-            print(f"  {method:<10} final {m['final_mean']:.2f} ± {m['final_stderr']:.2f} ({m['num_seeds']} seeds), "
-                  f"steps to expert: {m['steps_to_expert']}, to 90% of expert over random "
-                  f"({entry['near_expert_return']:.2f}): {m['steps_to_near_expert']}, to 95% "
-                  f"({entry['return_95_percent']:.2f}): {m['steps_to_95_percent']}; seeds reaching the expert: "
-                  f"{sum(v is not None for v in m.get('seed_steps_to_expert', {}).values())}/{m['num_seeds']}")
+            reached = sum(v is not None for v in m.get("seed_steps_to_expert", {}).values())
+            print(f"  {method:<10} final {m['final_mean']:.2f} ± {m['final_stderr']:.2f} "
+                  f"({m['num_seeds']} seeds), steps to expert: {m['steps_to_expert']}, "
+                  f"to 90% of expert over random ({entry['near_expert_return']:.2f}): "
+                  f"{m['steps_to_near_expert']}, to 95% ({entry['return_95_percent']:.2f}): "
+                  f"{m['steps_to_95_percent']}; seeds reaching the expert: {reached}/{m['num_seeds']}")
     return results
 
 
 def plot(results: dict, path: Path) -> None:
-    """Learning curves per env (top) and the same curves from 90% of the way to the expert upwards (bottom)."""
+    """Learning curves per env (top), and the same from 90% of the way to the expert upwards (bottom)."""
     envs = [env_id for env_id, entry in results["envs"].items() if entry]
     fig, axes = plt.subplots(2, max(len(envs), 1), figsize=(7 * max(len(envs), 1), 8), squeeze=False)
     for column, env_id in enumerate(envs):
@@ -170,12 +188,14 @@ def plot(results: dict, path: Path) -> None:
             ax = axes[row, column]
             for method, m in entry["methods"].items():
                 c = m["curve"]
-                ax.plot(c["steps"], c["mean"], color=COLORS[method], label=f"{method} ({m['num_seeds']} seeds)")
+                ax.plot(c["steps"], c["mean"], color=COLORS[method],
+                        label=f"{method} ({m['num_seeds']} seeds)")
                 if m["num_seeds"] > 1:
                     lo = [a - b for a, b in zip(c["mean"], c["stderr"])]
                     hi = [a + b for a, b in zip(c["mean"], c["stderr"])]
                     ax.fill_between(c["steps"], lo, hi, color=COLORS[method], alpha=0.2)
-            ax.axhline(entry["expert_return"], color="k", ls="--", label=f"expert {entry['expert_return']:.2f}")
+            ax.axhline(entry["expert_return"], color="k", ls="--",
+                       label=f"expert {entry['expert_return']:.2f}")
             ax.axhline(entry["bc"]["parametric"]["mean"], color="tab:blue", ls=":",
                        label=f"BC alone {entry['bc']['parametric']['mean']:.2f}")
             if "random" in entry["references"] and row == 0:
@@ -197,9 +217,11 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--agent", choices=("belief", "rnn", "aux_head"), default="belief",
-                        help="the agent every method trains (belief: actor and critic read the observation directly)")
+                        help="the agent every method trains "
+                             "(belief: actor and critic read the observation directly)")
     parser.add_argument("--phase", choices=("all", "prepare", "train", "summarize"), default="all")
-    parser.add_argument("--demo-episodes", type=int, default=20, help="oracle meta-episodes to fit the priors on")
+    parser.add_argument("--demo-episodes", type=int, default=20,
+                        help="oracle meta-episodes to fit the priors on")
     parser.add_argument("--demo-seed", type=int, default=12345)
     parser.add_argument("--demo-noise", type=float, default=0.1,
                         help="the oracle's pre-squash action noise (a stochastic expert; 0: deterministic)")
@@ -208,7 +230,8 @@ def main() -> None:
                              "demonstrations that show recoveries; in action half-widths)")
     parser.add_argument("--gp-iterations", type=int, default=100)
     parser.add_argument("--eval-tasks", type=int, default=100, help="tasks for the BC and reference lines")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every run")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every run")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("results/priors"))
     args = parser.parse_args()

@@ -34,12 +34,19 @@ import torch  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
-from belief_rl.priors import (GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior, gaussian_kl,  # noqa: E402
-                              to_raw_actions)
+from belief_rl.priors import (  # noqa: E402
+    GPFitConfig,
+    GPPrior,
+    ParametricFitConfig,
+    ParametricPrior,
+    gaussian_kl,
+    to_raw_actions,
+)
 from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
 
 
-def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epochs: int, noise: float) -> dict:
+def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epochs: int,
+               noise: float) -> dict:
     demos = collect_demonstrations(env_id, "oracle", episodes, seed, action_noise=noise)
     obs = torch.as_tensor(demos.observations)
     low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
@@ -56,7 +63,8 @@ def episodes_for(env_id: str, points: int) -> int:
     return max(1, -(-points // len(collect_demonstrations(env_id, "oracle", 1).observations)))
 
 
-def kl_gradient_norm(prior_mean: torch.Tensor, prior_std: torch.Tensor, policy_std: float = 0.3) -> torch.Tensor:
+def kl_gradient_norm(prior_mean: torch.Tensor, prior_std: torch.Tensor,
+                     policy_std: float = 0.3) -> torch.Tensor:
     """``‖∇_{μ,σ} KL(N(μ, σ²) ‖ N(μ0, σ0²))‖`` per row, at a policy 0.5 away from the prior mean."""
     mean = (prior_mean + 0.5).detach().requires_grad_(True)
     std = torch.full_like(prior_mean, policy_std, requires_grad=True)
@@ -111,11 +119,13 @@ def gp_timing(env_id: str, sizes: list[int], seed: int, iterations: int, noise: 
             start = time.perf_counter()
             gp(queries)
             latencies.append(time.perf_counter() - start)
-        rows.append({"points": size, "sparse": gp.sparse, "fit_seconds": fit_seconds, "fit_iterations": iterations,
-                     "first_call_ms": 1e3 * first, "latency_ms_mean": 1e3 * float(np.mean(latencies)),
+        rows.append({"points": size, "sparse": gp.sparse, "fit_seconds": fit_seconds,
+                     "fit_iterations": iterations, "first_call_ms": 1e3 * first,
+                     "latency_ms_mean": 1e3 * float(np.mean(latencies)),
                      "latency_ms_stderr": 1e3 * float(np.std(latencies, ddof=1) / np.sqrt(repeats))})
         print(f"GP on {size:,} points ({'sparse' if gp.sparse else 'exact'}): fit {fit_seconds:.1f} s, "
-              f"256-state evaluation {rows[-1]['latency_ms_mean']:.1f} ± {rows[-1]['latency_ms_stderr']:.1f} ms",
+              f"256-state evaluation {rows[-1]['latency_ms_mean']:.1f} "
+              f"± {rows[-1]['latency_ms_stderr']:.1f} ms",
               flush=True)
     return rows
 
@@ -152,7 +162,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=["belief_rl/Semicircle-v0", "belief_rl/Reacher-v5"])
     parser.add_argument("--timing-env", default="belief_rl/NumPad-2x2-L3-v0")
-    parser.add_argument("--demo-points", type=int, default=1000, help="demonstrated states the priors are fit to")
+    parser.add_argument("--demo-points", type=int, default=1000,
+                        help="demonstrated states the priors are fit to")
     parser.add_argument("--demo-noise", type=float, default=0.1, help="the oracle's pre-squash action noise")
     parser.add_argument("--gp-iterations", type=int, default=200)
     parser.add_argument("--bc-epochs", type=int, default=200)
@@ -162,20 +173,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/priors"))
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    results: dict = {"machine": machine_description(), "seed": args.seed, "demo_noise": args.demo_noise, "envs": {}}
+    results: dict = {"machine": machine_description(), "seed": args.seed, "demo_noise": args.demo_noise,
+                     "envs": {}}
     for env_id in args.envs:
         fitted = fit_priors(env_id, episodes_for(env_id, args.demo_points), args.seed, args.gp_iterations,
                             args.bc_epochs, args.demo_noise)
         study = path_study(fitted, args.path_length, 60)
-        results["envs"][env_id] = {"demonstrations": len(fitted["obs"]), "gp_fit_seconds": fitted["gp_fit_seconds"],
-                                   "path": study}
+        results["envs"][env_id] = {"demonstrations": len(fitted["obs"]),
+                                   "gp_fit_seconds": fitted["gp_fit_seconds"], "path": study}
         print(f"{env_id} ({len(fitted['obs']):,} demonstrated states)")
-        print(f"  (a) std at the centre / end of the path: GP {study['gp_std'][0]:.3g} / {study['gp_std'][-1]:.3g}, "
+        print("  (a) std at the centre / end of the path: "
+              f"GP {study['gp_std'][0]:.3g} / {study['gp_std'][-1]:.3g}, "
               f"BC {study['bc_std'][0]:.3g} / {study['bc_std'][-1]:.3g}")
         print(f"  (b) KL gradient norm at the end of the path: GP {study['gp_kl_grad_norm'][-1]:.3g}, "
               f"BC {study['bc_kl_grad_norm'][-1]:.3g}", flush=True)
     results["sigma_sweep"] = sigma_sweep()
-    print(f"(b) log-log slope of the KL gradient norm vs σ0: {results['sigma_sweep']['log_log_slope_small_sigma']:.2f}")
+    print("(b) log-log slope of the KL gradient norm vs σ0: "
+          f"{results['sigma_sweep']['log_log_slope_small_sigma']:.2f}")
     results["timing_env_id"] = args.timing_env
     results["gp_timing"] = gp_timing(args.timing_env, args.timing_sizes, args.seed, args.gp_iterations,
                                       args.demo_noise)

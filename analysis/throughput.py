@@ -27,10 +27,10 @@ import torch  # noqa: E402
 from belief_rl import envs  # noqa: E402
 from belief_rl.algorithms import SVG0  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
-from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.config import TrainConfig  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.families import preset_for_env  # noqa: E402
+from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
 from belief_rl.rollout import collect_rollout  # noqa: E402
 from belief_rl.runs import build_agent  # noqa: E402

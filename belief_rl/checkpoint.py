@@ -2,8 +2,9 @@
 
 A checkpoint is written to a temporary file in the target directory, flushed
 and fsynced, then renamed over the old one, so a run killed mid-write leaves the
-previous checkpoint intact. Loading checks the format version and that the
-checkpoint belongs to the expected environment, and turns every failure into a
+previous checkpoint intact. Files hold only tensors and plain containers and are loaded with
+``weights_only=True``, so a crafted file cannot run code: it is refused. Loading checks the format version
+and that the checkpoint belongs to the expected environment, and turns every failure into a
 :class:`CheckpointError` with a one-line message.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,13 @@ def load_versioned(path: Path, version: int, what: str, error: type[BeliefRLErro
     if not path.is_file():
         raise error(f"no {what} at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: tensors and plain containers only. Unpickling anything else could run code from the file.
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise error(f"{what} {path} was refused: it holds objects other than tensors and plain data, "
+                        "which loading would have to execute") from None
+        raise error(f"{what} {path} is corrupt or unreadable (UnpicklingError)") from None
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise error(f"{what} {path} is corrupt or unreadable ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format_version") != version:

@@ -38,7 +38,8 @@ class SequenceReplay:
         time) and returned by :meth:`sample` with the learner's tensors.
         """
         data = {"inputs": rollout.batch.inputs, "actions": rollout.batch.actions, "task": rollout.batch.task,
-                "log_probs": rollout.log_probs, "rewards": rollout.rewards, "dones": rollout.dones, **(extras or {})}
+                "log_probs": rollout.log_probs, "rewards": rollout.rewards, "dones": rollout.dones,
+                **(extras or {})}
         if self._storage and set(data) != set(self._storage):
             raise ValueError(f"replay stores {sorted(self._storage)}, got {sorted(data)}")
         if not self._storage:
@@ -55,7 +56,8 @@ class SequenceReplay:
         self._next = int((self._next + num) % self.capacity)
         self.size = min(self.size + num, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[SequenceBatch, dict[str, torch.Tensor]]:
+    def sample(self, batch_size: int,
+               generator: torch.Generator | None = None) -> tuple[SequenceBatch, dict[str, torch.Tensor]]:
         """``batch_size`` meta-episodes drawn uniformly (with replacement): the agent's batch and the
         learner's tensors (``log_probs`` of the behaviour policy, ``rewards``, ``dones`` and any extras),
         all time-major."""
@@ -76,7 +78,8 @@ class SequenceReplay:
         e.g. after loading a replay saved without it. Nothing is stored if ``compute`` returns None."""
         if not self._storage:
             return
-        value = compute(self._storage["inputs"][: self.size])  # rows fill in order, so these are the stored ones
+        # Rows fill in order, so these are the stored ones.
+        value = compute(self._storage["inputs"][: self.size])
         if value is None:
             return
         field = torch.zeros((self.capacity, *value.shape[1:]), dtype=value.dtype)
@@ -87,6 +90,7 @@ class SequenceReplay:
         return {"storage": self._storage, "next": self._next, "size": self.size, "capacity": self.capacity}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["capacity"] != self.capacity or (state["storage"] and not set(_FIELDS) <= set(state["storage"])):
+        if (state["capacity"] != self.capacity
+                or (state["storage"] and not set(_FIELDS) <= set(state["storage"]))):
             raise ValueError("replay state does not match this buffer's configuration")
         self._storage, self._next, self.size = state["storage"], state["next"], state["size"]

@@ -33,7 +33,8 @@ class Rollout:
         return self.rewards.sum(0).numpy()
 
 
-def collect_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, deterministic: bool = False) -> Rollout:
+def collect_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int,
+                    deterministic: bool = False) -> Rollout:
     """Reset ``env`` with ``seed`` and play one meta-episode in every sub-environment.
 
     All sub-environments must end their meta-episodes at the same step (true of
@@ -61,7 +62,8 @@ def collect_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, determin
         if done.all():
             break
         if done.any():
-            raise ValueError("whole-episode rollouts need meta-episodes of equal length in every sub-environment")
+            raise ValueError("whole-episode rollouts need meta-episodes of equal length in every "
+                             "sub-environment")
         # Multi-episode meta-episodes flag the first step of each inner episode.
         boundary = torch.as_tensor(info.get("boundary", np.zeros(num_envs)), dtype=torch.float32)
     else:

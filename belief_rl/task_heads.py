@@ -10,7 +10,6 @@ is the auxiliary loss that trains a belief network, and its
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from torch.distributions import Beta, Categorical, Distribution, Independent, Normal
@@ -66,7 +65,8 @@ class BetaHead(TaskHead):
         nn.init.zeros_(self.linear.bias)
 
     def distribution(self, features: torch.Tensor) -> Distribution:
-        alpha, beta = self.linear(features).clamp(-_LOG_CONCENTRATION_MAX, _LOG_CONCENTRATION_MAX).exp().chunk(2, dim=-1)
+        log_concentration = self.linear(features).clamp(-_LOG_CONCENTRATION_MAX, _LOG_CONCENTRATION_MAX)
+        alpha, beta = log_concentration.exp().chunk(2, dim=-1)
         return Independent(Beta(alpha, beta), 1)
 
     def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
@@ -141,7 +141,8 @@ class GaussianHead(TaskHead):
 
 
 class GridHead(TaskHead):
-    """A histogram belief over a bounded real task: one categorical over a grid of ``bins`` cells per dimension.
+    """A histogram belief over a bounded real task: one categorical over a grid of ``bins`` cells per
+    dimension.
 
     Where a diagonal Gaussian holds one hypothesis, the histogram can hold any set of them, e.g. the part
     of the Semicircle arc not yet swept, so the policy reads exactly where the goal may still be. Its
@@ -173,7 +174,8 @@ class GridHead(TaskHead):
 
     def cell_centers(self) -> torch.Tensor:
         """Centres of all cells ``[bins ** dim, dim]``, in the order of :meth:`cell_index`."""
-        axes = [torch.linspace(lo, hi, 2 * self.bins + 1)[1::2] for lo, hi in zip(self.spec.low, self.spec.high)]
+        axes = [torch.linspace(lo, hi, 2 * self.bins + 1)[1::2]
+                for lo, hi in zip(self.spec.low, self.spec.high)]
         return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, self.spec.dim)
 
     def log_prob(self, dist: Distribution, task: torch.Tensor) -> torch.Tensor:
@@ -195,7 +197,8 @@ def true_component_probabilities(belief: Distribution, task: torch.Tensor) -> to
     """The probability a sequence belief (``Independent(Categorical)``, e.g. over NumPad pads) gives each
     true component of ``task [..., L]``: ``[..., L]``."""
     if not (isinstance(belief, Independent) and isinstance(belief.base_dist, Categorical)):
-        raise ValueError(f"per-component probabilities need a multi-categorical belief, got {type(belief).__name__}")
+        raise ValueError("per-component probabilities need a multi-categorical belief, "
+                         f"got {type(belief).__name__}")
     return belief.base_dist.probs.gather(-1, task.long().unsqueeze(-1)).squeeze(-1)
 
 

@@ -2,12 +2,15 @@
 
 Any gymnasium id whose env meets the contract of :mod:`belief_rl.envs.contract` can be trained on:
 :func:`make_vector_env` uses an env's native vector implementation when it registers one
-(``vector_entry_point``) and gymnasium's synchronous vector env otherwise.
+(``vector_entry_point``) and gymnasium's synchronous vector env otherwise. As in gymnasium, an id may name
+the module that registers it, ``"my_package.envs:MyEnv-v0"``: the module is imported first.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import importlib
 
 import gymnasium
 
@@ -76,24 +79,36 @@ def env_family(env_id: str) -> str | None:
     return entry[0][0] if entry else None
 
 
-def check_id(env_id: str) -> None:
-    """Raise a one-line ValueError unless ``env_id`` is registered with gymnasium."""
-    if env_id not in gymnasium.registry:
+def resolve_id(env_id: str) -> str:
+    """The registered id of ``env_id``, after importing the module a ``"module:id"`` names; one-line
+    ValueError if the module cannot be imported or the id is not registered."""
+    module, _, bare_id = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {module!r}, the module of environment {env_id!r} ({exc})") from None
+    if bare_id not in gymnasium.registry:
         hint = f"known belief_rl ids: {', '.join(registered_ids())}"
-        if "/" in env_id:
-            hint += f"; register {env_id!r} with gymnasium.register (and import its module) first"
+        if not module:
+            hint += "; for your own env, register it with gymnasium.register and pass 'its_module:its_id'"
         raise ValueError(f"unknown environment {env_id!r}; {hint}")
+    return bare_id
+
+
+def check_id(env_id: str) -> None:
+    """Raise a one-line ValueError unless ``env_id`` is (or, with ``"module:"``, becomes) registered."""
+    resolve_id(env_id)
 
 
 def env_spec_kwargs(env_id: str) -> dict[str, Any]:
     """A copy of the constructor kwargs registered for ``env_id``."""
-    check_id(env_id)
-    return dict(gymnasium.spec(env_id).kwargs)
+    return dict(gymnasium.spec(resolve_id(env_id)).kwargs)
 
 
 def make_env(env_id: str, **kwargs: Any) -> gymnasium.Env:
     """``gymnasium.make(env_id, **kwargs)`` with one-line errors for unknown ids and arguments."""
-    check_id(env_id)
+    env_id = resolve_id(env_id)
     try:
         return gymnasium.make(env_id, **kwargs)
     except TypeError as exc:  # an unknown or misspelled keyword argument
@@ -106,7 +121,7 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vect
 
     The vector env's ``unwrapped.task_spec`` is the task spec of the env (see :mod:`belief_rl.envs.contract`).
     """
-    check_id(env_id)
+    env_id = resolve_id(env_id)
     native = gymnasium.spec(env_id).vector_entry_point is not None
     try:
         env = gymnasium.make_vec(env_id, num_envs=num_envs,
@@ -120,4 +135,4 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vect
 
 __all__ = ["NAMESPACE", "BetaTask", "CategoricalTask", "ContractError", "GaussianTask", "MultiCategoricalTask",
            "TaskSet", "TaskSpec", "check_contract", "check_id", "env_family", "env_spec_kwargs", "make_env",
-           "make_vector_env", "registered_ids"]
+           "make_vector_env", "registered_ids", "resolve_id"]

@@ -261,7 +261,8 @@ class BallPhysics:
             self.model.actuator(name).gear[0] = gear
         # The batch copies the model: calibrate first.
         self._sims: _BatchSims | _LoopSims = (
-            _BatchSims(self.model, num_envs, num_threads) if backend == "batch" else _LoopSims(self.model, num_envs)
+            _BatchSims(self.model, num_envs, num_threads) if backend == "batch"
+            else _LoopSims(self.model, num_envs)
         )
         self._xy = np.array([self.model.joint("x").qposadr[0], self.model.joint("y").qposadr[0]])
         self._vxy = np.array([self.model.joint("x").dofadr[0], self.model.joint("y").dofadr[0]])
@@ -288,7 +289,8 @@ class BallPhysics:
         if not np.all(np.isfinite(positions)):
             raise ValueError("positions must be finite")
         if np.any((indices < 0) | (indices >= self.num_envs)) or len(np.unique(indices)) != len(indices):
-            raise ValueError(f"indices must be distinct and lie in [0, {self.num_envs}), got {indices.tolist()}")
+            raise ValueError(f"indices must be distinct and lie in [0, {self.num_envs}), "
+                             f"got {indices.tolist()}")
         # A full reset (warm start and time included) makes a reset ball
         # indistinguishable from a freshly built one: batched == single.
         self._sims.reset(indices, self._xy, positions - self._origin)

@@ -18,9 +18,7 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
-
+from belief_rl.envs.task_specs import BetaTask, bandit_task_set
 from belief_rl.envs.vector_base import (
     VectorSeed,
     broadcast_task,
@@ -29,7 +27,8 @@ from belief_rl.envs.vector_base import (
     seed_generators,
     validate_task_set_args,
 )
-from belief_rl.envs.task_specs import BetaTask, bandit_task_set
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 
 def _validate_args(

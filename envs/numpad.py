@@ -43,12 +43,17 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
-
-from belief_rl.envs.vector_base import VectorSeed, check_actions, check_num_envs, seed_generators, validate_task_set_args
 from belief_rl.envs.ball import BallPhysics, ball_arena_xml
 from belief_rl.envs.task_specs import MultiCategoricalTask, TaskSet
+from belief_rl.envs.vector_base import (
+    VectorSeed,
+    check_actions,
+    check_num_envs,
+    seed_generators,
+    validate_task_set_args,
+)
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 PAD_PITCH = 1.0
 PAD_HALF_SIZE = 0.4
@@ -177,7 +182,8 @@ def valid_sequences(size: int, length: int, neighbourhood: str = "moore") -> np.
             )
         seqs = np.concatenate([seqs[rows], candidates[rows, cols][:, None]], axis=1)
     if len(seqs) == 0:
-        raise ValueError(f"NumPad size={size} length={length} neighbourhood={neighbourhood!r} has no valid sequence")
+        raise ValueError(f"NumPad size={size} length={length} neighbourhood={neighbourhood!r} "
+                         "has no valid sequence")
     seqs.setflags(write=False)  # the cached array is shared
     return seqs
 
@@ -295,7 +301,8 @@ class _NumPadCore:
         half = arena_half_extent(size)
         pads = [(x, y, PAD_HALF_SIZE) for x, y in pad_centres(size)]
         self.physics = BallPhysics(num_envs, ball_arena_xml(half, pads))
-        high = np.concatenate([[half, half, _MAX_SPEED, _MAX_SPEED], np.ones(self.num_pads)]).astype(np.float32)
+        high = np.concatenate([[half, half, _MAX_SPEED, _MAX_SPEED],
+                               np.ones(self.num_pads)]).astype(np.float32)
         low = np.concatenate([-high[:4], np.zeros(self.num_pads, dtype=np.float32)])
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
@@ -482,7 +489,8 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
         """Reset every sub-env.
 
         Args:
-            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
+            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env
+                ``i`` gets ``s + i``).
             options: ``{"task": array}`` of shape ``[num_envs, length]`` (or
                 ``[length]`` for all sub-envs) fixes the sequences of this meta-episode.
         """

@@ -42,9 +42,7 @@ from typing import Any, Protocol
 
 import gymnasium
 import numpy as np
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
-
+from belief_rl.envs.task_specs import GaussianTask, semicircle_task_set
 from belief_rl.envs.vector_base import (
     VectorSeed,
     broadcast_task,
@@ -54,7 +52,9 @@ from belief_rl.envs.vector_base import (
     seed_generators,
     validate_task_set_args,
 )
-from belief_rl.envs.task_specs import GaussianTask, semicircle_task_set
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
+
 #: Margin between the semicircle and the walls (or the point's clipping box).
 _ARENA_MARGIN = 0.5
 #: Bound of the ball's observed speed per axis, in length units per control step
@@ -237,7 +237,8 @@ class _SemicircleCore:
         if goal_angle is not None:  # a single-task env: every reset draws from a pool of one goal
             self._pool = self.radius * np.array([[np.cos(goal_angle), np.sin(goal_angle)]])
         elif num_tasks is not None:
-            self._pool = semicircle_task_set(num_tasks, num_validation_tasks, task_seed, self.radius).tasks(split)
+            self._pool = semicircle_task_set(num_tasks, num_validation_tasks, task_seed,
+                                             self.radius).tasks(split)
         else:
             self._pool = None
         self._body = make_body(num_envs, self.half_extent)
@@ -368,7 +369,8 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
         """Reset every sub-env.
 
         Args:
-            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env ``i`` gets ``s + i``).
+            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env
+                ``i`` gets ``s + i``).
             options: ``{"task": goals}`` of shape ``[num_envs, 2]`` (or ``[2]`` for all
                 sub-envs) fixes the goals of this meta-episode.
         """

@@ -74,7 +74,8 @@ class GaussianTask(TaskSpec):
             raise ValueError("GaussianTask needs both low and high, or neither")
         if self.low is not None and self.high is not None:
             if len(self.low) != self.dim or len(self.high) != self.dim:
-                raise ValueError(f"GaussianTask bounds need {self.dim} entries, got {self.low} and {self.high}")
+                raise ValueError(f"GaussianTask bounds need {self.dim} entries, "
+                                 f"got {self.low} and {self.high}")
             if not all(lo < hi for lo, hi in zip(self.low, self.high)):
                 raise ValueError(f"GaussianTask needs low < high, got {self.low} and {self.high}")
 

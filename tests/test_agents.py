@@ -19,8 +19,9 @@ def _setup(kind, **overrides):
     return env, agent
 
 
-@pytest.mark.parametrize("kind,cell,memory", [("belief", "gru", {}), ("belief", "lstm", {}), ("rnn", "gru", {}),
-                                              ("rnn", "lstm", {}), ("aux_head", "gru", {}),
+@pytest.mark.parametrize("kind,cell,memory", [("belief", "gru", {}), ("belief", "lstm", {}),
+                                              ("rnn", "gru", {}), ("rnn", "lstm", {}),
+                                              ("aux_head", "gru", {}),
                                               ("belief", "gru", {"policy_memory": 16}),
                                               ("belief", "lstm", {"policy_memory": 16}),
                                               ("belief", "gru", {"policy_memory": 16, "memory_skip": True})])
@@ -35,7 +36,8 @@ def test_sequence_evaluation_reproduces_acting(kind, cell, memory):
 def test_belief_agent_with_rl_gradients_reuses_the_acting_noise():
     env, agent = _setup("belief", rl_grad_into_belief=True)
     rollout = collect_rollout(env, agent, seed=1)
-    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs,
+                               atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("flag", [False, True])
@@ -77,7 +79,8 @@ def test_belief_dropout_shows_marked_meta_episodes_only_the_prior_belief():
     batch = collect_rollout(env, agent, seed=0).batch
     marked = agent.training_batch(batch, torch.Generator().manual_seed(0))
     hidden = marked.extras["belief_hidden"]
-    assert hidden.shape == batch.inputs.shape[:2] and (hidden == hidden[:1]).all() and 0 < hidden[0].sum() < 16
+    assert hidden.shape == batch.inputs.shape[:2] and (hidden == hidden[:1]).all()
+    assert 0 < hidden[0].sum() < 16
     features = agent.sequence_features(marked, with_aux=False).features
     plain = agent.sequence_features(batch, with_aux=False).features
     belief = features[..., 16:16 + agent.belief_dim]
@@ -134,7 +137,8 @@ def test_componentwise_policy_is_equivariant_to_relabelling_arms():
     permuted = torch.cat([x[:, :5][:, perm], x[:, 5:10][:, perm], x[:, 10:]], dim=-1)
     torch.testing.assert_close(agent.action_head(x).logits[:, perm], agent.action_head(permuted).logits)
     torch.testing.assert_close(agent.critic(x), agent.critic(permuted))
-    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(agent.evaluate(rollout.batch).log_prob, rollout.log_probs,
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_componentwise_policy_rejects_unaligned_beliefs():
@@ -153,4 +157,5 @@ def test_bottleneck_kl_enters_the_loss_with_weight_ib_beta():
     rollout = collect_rollout(env, agent, seed=0)
     out = agent.evaluate(rollout.batch)
     assert out.metrics["bottleneck_kl"] > 0
-    assert out.aux_losses["bottleneck_kl"].item() == pytest.approx(0.25 * out.metrics["bottleneck_kl"], rel=1e-5)
+    assert out.aux_losses["bottleneck_kl"].item() == pytest.approx(0.25 * out.metrics["bottleneck_kl"],
+                                                                   rel=1e-5)

@@ -134,7 +134,7 @@ def _bruteforce_index(s: int, f: int, m: int) -> float:
     """Calibration index by scalar bisection on a direct recursive value function."""
 
     def pull_minus_retire(lam: float) -> float:
-        @functools.lru_cache(maxsize=None)
+        @functools.cache
         def value(a: int, b: int, k: int) -> float:
             if k == 0:
                 return 0.0

@@ -109,3 +109,73 @@ def test_resumed_metrics_drop_newer_rows_and_a_row_cut_short_by_a_kill(tmp_path)
     MetricsLogger(tmp_path, resume_step=20).close()
     with (tmp_path / "metrics.csv").open() as handle:
         assert [r["global_step"] for r in csv.DictReader(handle)] == ["10", "20"]
+
+
+class _RunsAShellCommand:
+    """What a crafted checkpoint might carry: unpickling it calls os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path, capsys):
+    from belief_rl.cli import main
+
+    trainer = Trainer.create(small_config(total_steps=320), tmp_path / "run")
+    trainer.train(progress=False)
+    payload = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    marker = tmp_path / "pwned"
+    payload["learner"] = _RunsAShellCommand(marker)
+    torch.save(payload, tmp_path / "run" / "checkpoint.pt")
+    code = main(["evaluate", str(tmp_path / "run"), "--num-tasks", "8"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "refused" in err[0], err
+    assert not marker.exists()
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert not marker.exists()
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path, capsys):
+    """A run killed before its first checkpoint: --resume restarts it from its config, dropping its metrics."""
+    from belief_rl.cli import main
+
+    config = small_config(total_steps=320 * 2)
+    Trainer.create(config, tmp_path / "run")  # writes config.json only
+    (tmp_path / "run" / "metrics.csv").write_text("update,global_step\n1,320\n2,640\n3,9")  # a killed run's rows
+    assert main(["train", "--run-dir", str(tmp_path / "run"), "--resume", "--no-progress"]) == 0
+    assert "starting it afresh" in capsys.readouterr().err
+    with (tmp_path / "run" / "metrics.csv").open() as handle:
+        steps = [int(row["global_step"]) for row in csv.DictReader(handle)]
+    assert steps == [320, 640]
+    fresh = Trainer.create(config, tmp_path / "fresh")
+    fresh.train(progress=False)
+    resumed, _, _ = load_agent(tmp_path / "run")
+    for name, value in fresh.agent.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_checkpoints_also_come_on_a_time_basis(tmp_path, monkeypatch):
+    saves = []
+    monkeypatch.setattr(Trainer, "save", lambda self: saves.append(self.update))
+    Trainer.create(small_config(checkpoint_every=1000), tmp_path / "a").train(progress=False, max_updates=3)
+    assert saves == [3]  # only the final save: neither 1000 updates nor 120 s passed
+    saves.clear()
+    Trainer.create(small_config(checkpoint_every=1000, checkpoint_seconds=1e-9), tmp_path / "b").train(
+        progress=False, max_updates=3)
+    assert saves == [1, 2, 3, 3]
+
+
+def test_config_json_records_version_and_commit(tmp_path):
+    from belief_rl.runs import read_provenance
+    from belief_rl.version import __version__
+
+    Trainer.create(small_config(), tmp_path / "run")
+    provenance = read_provenance(tmp_path / "run")
+    assert provenance["belief_rl_version"] == __version__
+    assert "git_commit" in provenance  # None outside a git checkout

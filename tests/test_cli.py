@@ -37,6 +37,11 @@ def assert_one_line_error(code, err, fragment):
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.learning_rate=-1"], "learning_rate must be positive"),
     (["train", "--run-dir", "{tmp}/r", "--set", "agent.warp=9"], "unknown setting"),
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.gamma=abc"], "invalid value"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "svg0.target_entropy=abc"], "invalid value for svg0.target_entropy"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "ppo.num_envs=1.5"], "invalid value for ppo.num_envs"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "agent.policy_hidden=32,x"], "invalid value"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "agent=3"], "unknown setting"),
+    (["config", "show", "--set", "ppo.warp=1"], "unknown setting"),
     (["train", "--run-dir", "{tmp}/r", "--preset", "huge"], "invalid choice"),
     (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.colour=3"], "unexpected keyword argument 'colour'"),
     (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.num_arms=1"], "num_arms"),
@@ -234,3 +239,45 @@ def test_baselines_prints_the_table_and_writes_json(tmp_path, capsys):
     assert code == 0 and "gittins" in out and "random" in out
     table = json.loads((tmp_path / "table.json").read_text())
     assert table["num_tasks"] == 300 and table["strategies"]["oracle"]["mean"] > table["strategies"]["random"]["mean"]
+
+
+def test_overrides_parse_optional_union_and_tuple_fields():
+    from belief_rl.config import apply_override
+
+    config = {}
+    for assignment in ("svg0.target_entropy=-2.5", "agent.policy_hidden=64,32", "ppo.num_envs=1e3",
+                       "env_kwargs.num_tasks=100", "agent.memory_skip=true"):
+        apply_override(config, assignment)
+    assert config == {"svg0": {"target_entropy": -2.5}, "agent": {"policy_hidden": (64, 32), "memory_skip": True},
+                      "ppo": {"num_envs": 1000}, "env_kwargs": {"num_tasks": 100}}
+    apply_override(config, "svg0.target_entropy=none")
+    assert config["svg0"]["target_entropy"] is None
+
+
+def test_version_list_and_config_show(capsys):
+    from belief_rl.version import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"belief-rl {__version__}"
+    assert main(["list", "envs"]) == 0
+    out = capsys.readouterr().out
+    assert "belief_rl/Bandit-v0" in out and "numpad-2x2" in out
+    assert main(["list", "presets"]) == 0 and "semicircle-fixed-goal" in capsys.readouterr().out
+    assert main(["list", "agents"]) == 0 and "aux_head" in capsys.readouterr().out
+    assert main(["config", "show", "--env", "belief_rl/NumPad-2x2-L3-v0", "--set", "agent.ib_beta=0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "preset numpad-2x2" in lines[0]
+    assert any(line.startswith("agent.belief_dropout = 0.5") for line in lines)  # from the family's preset
+    assert any(line.startswith("agent.ib_beta = 0.5") and "bottleneck" in line for line in lines)  # help text
+    assert any(line.startswith('algorithm = "svg0"') for line in lines)
+
+
+def test_train_without_preset_uses_the_env_familys(tmp_path, capsys):
+    from belief_rl.runs import read_config
+
+    assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "100", "--run-dir",
+                 str(tmp_path / "run"), "--no-progress", *SMALL]) == 0
+    assert read_config(tmp_path / "run").ppo.update_epochs == 2  # the bandit family's preset, not the default 4
+    assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "100", "--preset", "none",
+                 "--run-dir", str(tmp_path / "plain"), "--no-progress", *SMALL]) == 0
+    assert read_config(tmp_path / "plain").ppo.update_epochs == 4

@@ -15,13 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_held_out_kwargs_select_the_validation_split_of_finite_task_sets():
-    assert held_out_kwargs({"num_tasks": 10, "task_seed": 3}) == {"num_tasks": 10, "task_seed": 3, "split": "validation"}
+    assert held_out_kwargs({"num_tasks": 10, "task_seed": 3}) == {"num_tasks": 10, "task_seed": 3,
+                                                                  "split": "validation"}
     assert held_out_kwargs({}) == {}  # fresh tasks: the evaluation seeds keep them apart
 
 
 def test_training_and_evaluation_seed_blocks_are_disjoint():
     num_envs, updates = 512, 5000
-    train = {training_seed(s, u, num_envs) + i for s in (0, 1, 7) for u in (0, updates - 1) for i in (0, num_envs - 1)}
+    train = {training_seed(s, u, num_envs) + i
+             for s in (0, 1, 7) for u in (0, updates - 1) for i in (0, num_envs - 1)}
     chunks = evaluation_seeds(0, 12_000, 5000)
     assert chunks == [(evaluation_base_seed(0), 5000), (evaluation_base_seed(0) + 5000, 5000),
                       (evaluation_base_seed(0) + 10_000, 2000)]
@@ -41,13 +43,15 @@ def test_bandit_benchmark_script_writes_json_and_plot_for_all_agents(tmp_path):
              "ppo.num_minibatches=2", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=8"]
     out = tmp_path / "bench"
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "analysis" / "bandit_benchmark.py"), "--env", "belief_rl/Bandit-K5-H10-v0",
-         "--agents", "belief", "aux_head", "rnn", "--seeds", "0", "--num-tasks", "200", "--out", str(out),
-         "--no-progress", "--set", *small], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [sys.executable, str(ROOT / "analysis" / "bandit_benchmark.py"),
+         "--env", "belief_rl/Bandit-K5-H10-v0", "--agents", "belief", "aux_head", "rnn", "--seeds", "0",
+         "--num-tasks", "200", "--out", str(out), "--no-progress", "--set", *small],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = json.loads((out / "benchmark.json").read_text())
     assert set(results["agent_summary"]) == {"belief", "aux_head", "rnn"}
-    assert results["agents"]["rnn"][0]["belief_kl"] is None and results["agents"]["belief"][0]["belief_kl"] > 0
+    assert results["agents"]["rnn"][0]["belief_kl"] is None
+    assert results["agents"]["belief"][0]["belief_kl"] > 0
     assert np.isfinite([s["mean"] for s in results["agent_summary"].values()]).all()
     assert "gittins" in results["strategies"] and (out / "benchmark.png").stat().st_size > 10_000
 
@@ -62,12 +66,14 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     small = ["total_steps=1280", "eval_tasks=8", *TINY_SVG]
     out = tmp_path / "bench"
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
-         "--agents", "belief", "rnn", "--seeds", "0", "1", "--num-tasks", "16", "--out", str(out), "--no-progress", "--set", *small],
+        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"),
+         "--envs", "belief_rl/Semicircle-Small-v0", "--agents", "belief", "rnn", "--seeds", "0", "1",
+         "--num-tasks", "16", "--out", str(out), "--no-progress", "--set", *small],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
     summary = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]
-    assert set(summary["agents"]) == {"belief", "rnn"} and set(summary["references"]) == {"oracle", "explorer"}
+    assert set(summary["agents"]) == {"belief", "rnn"}
+    assert set(summary["references"]) == {"oracle", "explorer"}
     curve = summary["agents"]["belief"]["curve"]
     assert curve["num_seeds"] == 2 and curve["steps"] == [320.0, 640.0, 960.0, 1280.0]
     assert np.isfinite(curve["mean"]).all() and np.isfinite(curve["stderr"]).all()
@@ -88,11 +94,13 @@ def test_meta_rl_benchmark_script_writes_curves_and_references(tmp_path):
     for seed in (0, 1):
         shutil.rmtree(out / "runs" / "Semicircle-Small-v0" / f"rnn_seed{seed}")
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"), "--envs", "belief_rl/Semicircle-Small-v0",
-         "--agents", "belief", "rnn", "--seeds", "0", "1", "--num-tasks", "16", "--out", str(out), "--summary-only"],
+        [sys.executable, str(ROOT / "analysis" / "meta_rl_benchmark.py"),
+         "--envs", "belief_rl/Semicircle-Small-v0", "--agents", "belief", "rnn", "--seeds", "0", "1",
+         "--num-tasks", "16", "--out", str(out), "--summary-only"],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    agents = json.loads((out / "benchmark.json").read_text())["envs"]["belief_rl/Semicircle-Small-v0"]["agents"]
+    envs = json.loads((out / "benchmark.json").read_text())["envs"]
+    agents = envs["belief_rl/Semicircle-Small-v0"]["agents"]
     assert list(agents) == ["belief", "rnn"] and agents["rnn"]["curve"] == rnn_curve
     assert agents["belief"]["curve"] == curve and "final" in agents["rnn"]
 
@@ -102,13 +110,15 @@ def test_numpad_analysis_scripts(tmp_path):
     belief network trained on a run's replay."""
     run_dir = tmp_path / "run"
     small = ["total_steps=4000", "eval_tasks=4", *TINY_SVG]
-    train = subprocess.run([sys.executable, "-m", "belief_rl.cli", "train", "--env", "belief_rl/NumPad-2x2-L3-v0",
-                            "--agent", "belief", "--algorithm", "svg0", "--run-dir", str(run_dir), "--no-progress",
-                            "--set", *small], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    train = subprocess.run([sys.executable, "-m", "belief_rl.cli", "train",
+                            "--env", "belief_rl/NumPad-2x2-L3-v0", "--agent", "belief", "--algorithm", "svg0",
+                            "--run-dir", str(run_dir), "--no-progress", "--set", *small],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert train.returncode == 0, train.stderr[-2000:]
     out = tmp_path / "presses"
     completed = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"), str(run_dir),
-                                "--num-tasks", "16", "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                                "--num-tasks", "16", "--out", str(out)],
+                               capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr[-2000:]
     result = json.loads((out / "numpad_presses.json").read_text())["runs"][str(run_dir)]
     assert len(result["correct_presses_per_position"]) == 3
@@ -119,9 +129,11 @@ def test_numpad_analysis_scripts(tmp_path):
     assert all(0 <= p <= 1 for probs in result["belief_p_true"].values() for p in probs)
     assert (out / "numpad_presses.png").stat().st_size > 10_000
 
-    missing = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"), str(tmp_path / "none"),
-                              "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr
+    missing = subprocess.run([sys.executable, str(ROOT / "analysis" / "numpad_presses.py"),
+                              str(tmp_path / "none"), "--out", str(out)],
+                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "not a run directory" in missing.stderr
 
     # A fresh belief network trained on the run's saved replay (here its own).
     script = [sys.executable, str(ROOT / "analysis" / "belief_on_replay.py"), "--config-run", str(run_dir)]
@@ -132,17 +144,18 @@ def test_numpad_analysis_scripts(tmp_path):
     assert [entry["step"] for entry in history] == [2, 4]
     assert all(len(probs) == 3 and all(0 <= p <= 1 for p in probs)
                for entry in history for probs in entry["p_true"].values())
-    missing = subprocess.run([*script, "--replay-run", str(tmp_path / "none")], capture_output=True, text=True,
-                             timeout=300, cwd=ROOT)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "not a run directory" in missing.stderr
+    missing = subprocess.run([*script, "--replay-run", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "not a run directory" in missing.stderr
 
 
 def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
     import importlib.util
 
+    from belief_rl import envs
     from belief_rl.references.numpad import NumPadExplorer, NumPadOracle
     from belief_rl.references.scripted import run_scripted
-    from belief_rl import envs
 
     spec = importlib.util.spec_from_file_location("numpad_presses", ROOT / "analysis" / "numpad_presses.py")
     module = importlib.util.module_from_spec(spec)
@@ -150,7 +163,8 @@ def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
     env = envs.make_vector_env("belief_rl/NumPad-2x2-L3-v0", 6)
     _, info = env.reset(seed=3)
     steps = []
-    run_scripted(NumPadOracle.for_env(env), env, 3, lambda obs, action, reward, start: steps.append((obs, reward)))
+    run_scripted(NumPadOracle.for_env(env), env, 3,
+                 lambda obs, action, reward, start: steps.append((obs, reward)))
     observations, rewards = (np.stack(x) for x in zip(*steps))
     exact = module.exact_p_true(NumPadExplorer.for_env(env), observations, rewards, np.asarray(info["task"]))
     np.testing.assert_allclose(exact["499"], [1.0, 1.0, 1.0])
@@ -177,6 +191,8 @@ def test_compare_benchmarks_overlays_curves_and_rejects_bad_specs(tmp_path):
     completed = run(f"belief={path}:belief", f"RNN, size 64={path}:rnn")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert (tmp_path / "cmp.png").stat().st_size > 10_000
-    for bad, message in (("no-separators", "LABEL=SUMMARY.json:AGENT"), (f"x={path}:aux_head", "no 'aux_head' runs")):
+    for bad, message in (("no-separators", "LABEL=SUMMARY.json:AGENT"),
+                         (f"x={path}:aux_head", "no 'aux_head' runs")):
         completed = run(bad)
-        assert completed.returncode == 2 and message in completed.stderr and "Traceback" not in completed.stderr
+        assert completed.returncode == 2 and message in completed.stderr
+        assert "Traceback" not in completed.stderr

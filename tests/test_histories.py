@@ -7,10 +7,10 @@ import torch
 from belief_rl import envs
 from belief_rl.agents import make_agent
 from belief_rl.algorithms import SVG0
-from belief_rl.references.scripted import run_scripted
 from belief_rl.config import AgentConfig, SVGConfig, TrainConfig
 from belief_rl.histories import sample_histories, scripted_histories
 from belief_rl.priors.collect import scripted_experts
+from belief_rl.references.scripted import run_scripted
 from belief_rl.rollout import collect_rollout
 from belief_rl.runs import build_agent, build_learner
 
@@ -20,8 +20,8 @@ SMALL = dict(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,), ti
 
 def small_agent():
     env = envs.make_vector_env(ENV, 2)
-    return make_agent(AgentConfig(kind="belief", **SMALL), env.single_observation_space, env.single_action_space,
-                      env.unwrapped.task_spec, critic="q")
+    return make_agent(AgentConfig(kind="belief", **SMALL), env.single_observation_space,
+                      env.single_action_space, env.unwrapped.task_spec, critic="q")
 
 
 def test_histories_are_encoded_like_the_agents_own_rollouts():
@@ -33,7 +33,8 @@ def test_histories_are_encoded_like_the_agents_own_rollouts():
     # The explorer itself, played on the same tasks: what the encoded inputs must hold.
     env = envs.make_vector_env(ENV, 6)
     steps = []
-    returns = run_scripted(scripted_experts(ENV)["scripted"](env), env, 7, lambda *s: steps.append([np.array(x) for x in s]))
+    returns = run_scripted(scripted_experts(ENV)["scripted"](env), env, 7,
+                           lambda *s: steps.append([np.array(x) for x in s]))
     obs, actions, rewards, starts = (np.stack(x) for x in zip(*steps))
     inputs = histories.inputs.numpy()
     np.testing.assert_allclose(agent.env_observation(histories.inputs).numpy(), obs, rtol=0, atol=1e-6)
@@ -63,7 +64,8 @@ def test_belief_steps_train_on_the_explorers_histories_when_asked(monkeypatch):
     agent = build_agent(config)
     learner = build_learner(agent, config)
     pool = learner.belief_histories
-    assert pool.inputs.shape[1] == 5 and torch.equal(pool.inputs, build_learner(agent, config).belief_histories.inputs)
+    assert pool.inputs.shape[1] == 5
+    assert torch.equal(pool.inputs, build_learner(agent, config).belief_histories.inputs)
     seen = []
     monkeypatch.setattr(learner, "belief_step", lambda batch: seen.append(batch) or {})
     learner.update(collect_rollout(envs.make_vector_env(ENV, 4), agent, seed=0))

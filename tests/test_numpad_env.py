@@ -7,16 +7,6 @@ import warnings
 import gymnasium
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-
-from belief_rl import envs
-from belief_rl.references.numpad import (
-    NumPadExplorer,
-    NumPadOracle,
-    NumPadRandom,
-    numpad_reference_returns,
-)
-from belief_rl.references.scripted import run_scripted
 from belief_rl.envs.numpad import (
     MAX_SEQUENCES,
     NumPadEnv,
@@ -30,8 +20,17 @@ from belief_rl.envs.numpad import (
     valid_sequences,
 )
 from belief_rl.envs.task_specs import MultiCategoricalTask
-
 from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
+from gymnasium.utils.env_checker import check_env
+
+from belief_rl import envs
+from belief_rl.references.numpad import (
+    NumPadExplorer,
+    NumPadOracle,
+    NumPadRandom,
+    numpad_reference_returns,
+)
+from belief_rl.references.scripted import run_scripted
 
 NUMPAD_IDS = [i for i in envs.registered_ids() if i.startswith("belief_rl/NumPad")]
 GAP = (0.5, 0.5)  # a gap crossing of the 3x3 grid
@@ -190,7 +189,8 @@ def test_press_statistics_decode_what_the_agent_observed() -> None:
     env = NumPadEnv(size=3, length=4)
     obs, _ = env.reset(seed=0, options={"task": TASK})
     counts, rewards = [], []
-    # first pad, a wrong pad (clears), first and second, a wrong pad (clears), the whole sequence, the first again
+    # first pad, a wrong pad (clears), first and second, a wrong pad (clears), the whole sequence,
+    # the first again
     for pad in [TASK[0], 5, TASK[0], TASK[1], 5, *TASK, GAP, TASK[0]]:
         counts.append(len(_active(obs)))
         obs, reward = _visit(env, pad)
@@ -355,7 +355,8 @@ def test_task_set_splits() -> None:
 
 @pytest.mark.parametrize("split", ["train", "validation"])
 def test_finite_task_set_only_pool_tasks(split: str) -> None:
-    kwargs = {"size": 2, "length": 3, "num_tasks": 4, "task_seed": 2, "split": split, "num_validation_tasks": 3}
+    kwargs = {"size": 2, "length": 3, "num_tasks": 4, "task_seed": 2, "split": split,
+              "num_validation_tasks": 3}
     pool = numpad_task_set(2, 3, "moore", 4, 3, seed=2).tasks(split)
     env = NumPadEnv(**kwargs)
     seen = {tuple(env.reset(seed=s)[1]["task"]) for s in range(60)}

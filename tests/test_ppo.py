@@ -47,7 +47,9 @@ def test_gae_with_lambda_one_and_terminal_end_is_return_minus_value():
     values = torch.tensor([[0.5], [0.2], [0.1]])
     dones = torch.tensor([[False], [False], [True]])
     adv, ret = compute_gae(rewards, values, dones, torch.tensor([9.0]), 1.0, 1.0)
+    # The bootstrap value 9.0 lies past the terminal step and must not leak in.
     torch.testing.assert_close(ret, torch.tensor([[3.0], [2.0], [2.0]]))
+    torch.testing.assert_close(adv, torch.tensor([[2.5], [1.8], [1.9]]))
 
 
 @pytest.mark.parametrize("kind", ["belief", "rnn", "aux_head"])

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 from belief_rl import envs
-from belief_rl.references.scripted import run_scripted
-from belief_rl.references.semicircle import SemicircleOracle
 from belief_rl.priors import DemoError, Demonstrations, load_prior
 from belief_rl.priors.collect import collect_demonstrations
+from belief_rl.references.scripted import run_scripted
+from belief_rl.references.semicircle import SemicircleOracle
 from tests.test_cli import assert_one_line_error, run_cli
 
 ENV = "belief_rl/Semicircle-Small-v0"
-SMALL_SVG = ["--set", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16",
-             "svg0.num_envs=4", "svg0.batch_size=4", "svg0.updates_per_rollout=2", "svg0.warmup_episodes=4",
-             "eval_tasks=8", "eval_every=1", "num_threads=1"]
+SMALL_SVG = ["--set", "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=4",
+             "agent.policy_hidden=16", "svg0.num_envs=4", "svg0.batch_size=4", "svg0.updates_per_rollout=2",
+             "svg0.warmup_episodes=4", "eval_tasks=8", "eval_every=1", "num_threads=1"]
 
 
 def test_scripted_demonstrations_record_what_the_expert_did():
@@ -35,8 +35,8 @@ def test_scripted_demonstrations_record_what_the_expert_did():
 def test_noisy_expert_adds_gaussian_noise_to_the_pre_squash_action():
     import torch
 
-    from belief_rl.references.reacher import ReacherExpert
     from belief_rl.priors import to_raw_actions
+    from belief_rl.references.reacher import ReacherExpert
 
     demos = collect_demonstrations("belief_rl/Reacher-v5", "oracle", episodes=8, seed=3, action_noise=0.2)
     low, high = torch.as_tensor(demos.action_low), torch.as_tensor(demos.action_high)
@@ -82,22 +82,25 @@ def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
                             "--output", demos_path], capsys)
     assert code == 0 and "transitions" in out
     assert Demonstrations.load(demos_path).env_id == ENV
-    code, out, _ = run_cli(["prior", "fit", demos_path, "--kind", "gp", "--iterations", 20, "--output", gp_path], capsys)
+    code, out, _ = run_cli(["prior", "fit", demos_path, "--kind", "gp", "--iterations", 20,
+                            "--output", gp_path], capsys)
     assert code == 0 and "exact" in out
-    code, _, _ = run_cli(["prior", "fit", demos_path, "--kind", "parametric", "--epochs", 3, "--output", bc_path],
-                         capsys)
+    code, _, _ = run_cli(["prior", "fit", demos_path, "--kind", "parametric", "--epochs", 3,
+                          "--output", bc_path], capsys)
     assert code == 0
     prior, metadata = load_prior(gp_path, env_id=ENV)
     assert metadata["num_points"] == len(Demonstrations.load(demos_path).observations)
     run_dir = tmp_path / "run"
-    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--prior", gp_path,
-                            "--total-steps", 400, "--run-dir", run_dir, "--no-progress", *SMALL_SVG], capsys)
+    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0",
+                            "--prior", gp_path, "--total-steps", 400, "--run-dir", run_dir, "--no-progress",
+                            *SMALL_SVG], capsys)
     assert code == 0, err
     rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
     penalties = [float(r["penalty"]) for r in rows if r.get("penalty") not in (None, "", "nan")]
     assert penalties and all(p >= 0 for p in penalties)  # a KL, unlike the entropy penalty log π
     # Resuming reloads the prior from the stored config.
-    code, _, err = run_cli(["train", "--run-dir", run_dir, "--resume", "--total-steps", 600, "--no-progress"], capsys)
+    code, _, err = run_cli(["train", "--run-dir", run_dir, "--resume", "--total-steps", 600, "--no-progress"],
+                           capsys)
     assert code == 0, err
 
 
@@ -110,7 +113,8 @@ def test_demos_prior_and_kl_regularized_training_end_to_end(tmp_path, capsys):
       "--output", "{tmp}/d.npz"], "--execution-noise must be >= 0"),
     (["demos", "collect", "--env", "belief_rl/Nope-v0", "--policy", "oracle", "--episodes", 2,
       "--output", "{tmp}/d.npz"], "Nope"),
-    (["prior", "fit", "{tmp}/missing.npz", "--kind", "gp", "--output", "{tmp}/p.pt"], "no demonstration file"),
+    (["prior", "fit", "{tmp}/missing.npz", "--kind", "gp", "--output", "{tmp}/p.pt"],
+     "no demonstration file"),
     (["prior", "fit", "{tmp}/x.npz", "--kind", "bayes", "--output", "{tmp}/p.pt"], "invalid choice"),
     (["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--prior", "{tmp}/missing.pt",
       "--run-dir", "{tmp}/run"], "no prior file"),
@@ -127,8 +131,9 @@ def test_prior_for_another_env_is_rejected_before_training(tmp_path, capsys):
     demos.save(tmp_path / "d.npz")
     assert run_cli(["prior", "fit", tmp_path / "d.npz", "--kind", "parametric", "--epochs", 1,
                     "--output", tmp_path / "p.pt"], capsys)[0] == 0
-    code, _, err = run_cli(["train", "--env", "belief_rl/Semicircle-v0", "--agent", "rnn", "--algorithm", "svg0",
-                            "--prior", tmp_path / "p.pt", "--run-dir", tmp_path / "run"], capsys)
+    code, _, err = run_cli(["train", "--env", "belief_rl/Semicircle-v0", "--agent", "rnn",
+                            "--algorithm", "svg0", "--prior", tmp_path / "p.pt",
+                            "--run-dir", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, "was fit on 'belief_rl/Semicircle-Small-v0'")
 
 
@@ -141,24 +146,29 @@ def test_prior_learning_curves_script_writes_curves_for_every_method_and_keeps_o
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "curves"
     small = ["total_steps=320", "eval_every=1", "eval_tasks=8", "num_threads=1", "svg0.num_envs=8",
-             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1", "agent.hidden_size=16",
-             "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
-    script = [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--seeds", "0", "1", "--out", str(out)]
+             "svg0.warmup_episodes=8", "svg0.batch_size=4", "svg0.updates_per_rollout=1",
+             "agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=4", "agent.policy_hidden=16"]
+    script = [sys.executable, str(root / "analysis" / "prior_learning_curves.py"), "--seeds", "0", "1",
+              "--out", str(out)]
     completed = subprocess.run(
-        [*script, "--envs", ENV, "--demo-episodes", "4", "--demo-execution-noise", "0.3", "--gp-iterations", "5",
-         "--eval-tasks", "16", "--no-progress", "--set", *small], capture_output=True, text=True, timeout=300, cwd=root)
+        [*script, "--envs", ENV, "--demo-episodes", "4", "--demo-execution-noise", "0.3",
+         "--gp-iterations", "5", "--eval-tasks", "16", "--no-progress", "--set", *small],
+        capture_output=True, text=True, timeout=300, cwd=root)
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = json.loads((out / "learning_curves.json").read_text())
     entry = results["envs"][ENV]
     assert entry["demo_execution_noise"] == 0.3 and entry["demonstrations"] == 4 * 40
     assert set(entry["methods"]) == {"entropy", "parametric", "gp"}
     assert entry["expert_return"] == entry["references"]["oracle"]["mean"]
-    assert all(m["num_seeds"] == 2 and np.isfinite(m["curve"]["mean"]).all() for m in entry["methods"].values())
-    assert all(set(m["seed_steps_to_expert"]) == {f"{name}_seed0", f"{name}_seed1"} for name, m in entry["methods"].items())
+    assert all(m["num_seeds"] == 2 and np.isfinite(m["curve"]["mean"]).all()
+               for m in entry["methods"].values())
+    assert all(set(m["seed_steps_to_expert"]) == {f"{name}_seed0", f"{name}_seed1"}
+               for name, m in entry["methods"].items())
     assert entry["overrides"] == small
     gp_config = json.loads((out / "runs" / "Semicircle-Small-v0" / "gp_seed0" / "config.json").read_text())
     assert gp_config["svg0"]["prior"].endswith("Semicircle-Small-v0_gp.pt")
-    assert np.isfinite(entry["bc"]["parametric"]["mean"]) and (out / "learning_curves.png").stat().st_size > 10_000
+    assert np.isfinite(entry["bc"]["parametric"]["mean"])
+    assert (out / "learning_curves.png").stat().st_size > 10_000
 
     # Summarizing an env whose runs are elsewhere (e.g. a previous session's) keeps its committed entry.
     results["envs"] = {"belief_rl/Other-v0": entry}
@@ -173,8 +183,8 @@ def test_prior_learning_curves_script_writes_curves_for_every_method_and_keeps_o
 
 def test_demonstrations_from_a_trained_run_record_its_rollout(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0", "--total-steps", 320,
-                            "--run-dir", run_dir, "--no-progress", *SMALL_SVG], capsys)
+    code, _, err = run_cli(["train", "--env", ENV, "--agent", "rnn", "--algorithm", "svg0",
+                            "--total-steps", 320, "--run-dir", run_dir, "--no-progress", *SMALL_SVG], capsys)
     assert code == 0, err
     demos = collect_demonstrations(ENV, str(run_dir), episodes=3, seed=1)
     assert demos.observations.shape == (3 * 40, 2) and demos.num_episodes == 3 * 2

@@ -8,9 +8,21 @@ from torch.distributions import Independent, Normal, kl_divergence
 from belief_rl.algorithms import SVG0
 from belief_rl.config import SVGConfig
 from belief_rl.networks.action_heads import SquashedNormal
-from belief_rl.priors import (DemoError, Demonstrations, GPFitConfig, GPPrior, KLPriorRegularizer,
-                              ParametricFitConfig, ParametricPrior, PriorError, from_raw_actions, gaussian_kl,
-                              load_prior, save_prior, to_raw_actions)
+from belief_rl.priors import (
+    DemoError,
+    Demonstrations,
+    GPFitConfig,
+    GPPrior,
+    KLPriorRegularizer,
+    ParametricFitConfig,
+    ParametricPrior,
+    PriorError,
+    from_raw_actions,
+    gaussian_kl,
+    load_prior,
+    save_prior,
+    to_raw_actions,
+)
 from belief_rl.rollout import collect_rollout
 from tests.test_svg0 import small_agent
 
@@ -29,7 +41,8 @@ def expert_data(n=60, seed=0):
 def fitted():
     obs, raw = expert_data()
     gp = GPPrior.fit(obs, raw, LOW, HIGH, GPFitConfig(iterations=60))
-    bc = ParametricPrior.fit(obs, raw, LOW, HIGH, ParametricFitConfig(hidden=(64, 64), epochs=150, batch_size=32))
+    bc = ParametricPrior.fit(obs, raw, LOW, HIGH,
+                             ParametricFitConfig(hidden=(64, 64), epochs=150, batch_size=32))
     return obs, raw, gp, bc
 
 
@@ -50,7 +63,10 @@ def test_exact_gp_matches_the_closed_form_posterior(fitted):
         lengthscale = kernel.base_kernel.lengthscale[out].detach().double()
         scale, noise = kernel.outputscale[out].item(), gp.likelihood.noise[out].item()
         const = gp.model.mean_module.constant[out].item()
-        k = lambda a, b: scale * torch.exp(-0.5 * torch.cdist(a / lengthscale, b / lengthscale).pow(2))  # noqa: E731
+
+        def k(a, b, scale=scale, lengthscale=lengthscale):
+            return scale * torch.exp(-0.5 * torch.cdist(a / lengthscale, b / lengthscale).pow(2))
+
         y = (raw[:, out].double() - gp.y_mean[out]) / gp.y_std[out]
         system = k(x, x) + noise * torch.eye(len(x), dtype=torch.float64)
         k_star = k(x, xq)
@@ -58,7 +74,8 @@ def test_exact_gp_matches_the_closed_form_posterior(fitted):
         post_var = scale - (k_star * torch.linalg.solve(system, k_star)).sum(0) + noise
         torch.testing.assert_close(mean[:, out].double(), post_mean * gp.y_std[out] + gp.y_mean[out],
                                    atol=2e-3, rtol=1e-3)
-        torch.testing.assert_close(std[:, out].double(), post_var.sqrt() * gp.y_std[out], atol=2e-3, rtol=1e-2)
+        torch.testing.assert_close(std[:, out].double(), post_var.sqrt() * gp.y_std[out],
+                                   atol=2e-3, rtol=1e-2)
 
 
 def test_gp_variance_returns_to_the_prior_far_from_data_while_parametric_collapses(fitted):
@@ -88,7 +105,8 @@ def test_variance_floor_bounds_the_parametric_prior():
 
 def test_sparse_gp_beyond_the_exact_threshold(fitted):
     obs, raw = expert_data(n=300, seed=1)
-    sparse = GPPrior.fit(obs, raw, LOW, HIGH, GPFitConfig(max_exact_points=100, num_inducing=40, iterations=300))
+    sparse = GPPrior.fit(obs, raw, LOW, HIGH,
+                         GPFitConfig(max_exact_points=100, num_inducing=40, iterations=300))
     assert sparse.sparse and sparse.num_inducing == 40
     assert (sparse(obs).mean - raw).abs().mean() < 0.1
     assert torch.all(sparse(torch.full((1, 3), 20.0)).stddev > 3 * sparse(obs).stddev.median(0).values)
@@ -100,7 +118,8 @@ def test_gaussian_kl_and_its_gradients_match_torch():
     std = (torch.rand(4, 3) + 0.1).requires_grad_(True)
     prior_mean, prior_std = torch.randn(4, 3), torch.rand(4, 3) + 0.05
     ours = gaussian_kl(mean, std, prior_mean, prior_std)
-    reference = kl_divergence(Independent(Normal(mean, std), 1), Independent(Normal(prior_mean, prior_std), 1))
+    reference = kl_divergence(Independent(Normal(mean, std), 1),
+                              Independent(Normal(prior_mean, prior_std), 1))
     torch.testing.assert_close(ours, reference)
     ours.sum().backward()
     # ∂KL/∂μ = (μ − μ0)/σ0², ∂KL/∂σ = −1/σ + σ/σ0²: the O(σ0⁻²) growth.
@@ -128,8 +147,8 @@ def test_svg0_step_with_a_kl_prior_tunes_alpha_toward_the_target_kl():
     obs_dim = env.single_observation_space.shape[0]
     g = torch.Generator().manual_seed(0)
     obs = torch.rand(50, obs_dim, generator=g)
-    prior = ParametricPrior.fit(obs, torch.zeros(50, 2), LOW, HIGH, ParametricFitConfig(hidden=(16,), epochs=2,
-                                                                                          min_std=0.5))
+    prior = ParametricPrior.fit(obs, torch.zeros(50, 2), LOW, HIGH,
+                                ParametricFitConfig(hidden=(16,), epochs=2, min_std=0.5))
     learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, updates_per_rollout=2, warmup_episodes=4),
                    regularizer=KLPriorRegularizer(prior, target_kl=1e-3))
     alpha = learner.alpha
@@ -217,7 +236,8 @@ def test_prior_pathology_script_shows_the_collapse_and_the_inverse_square_law(tm
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "priors"
     completed = subprocess.run(
-        [sys.executable, str(root / "analysis" / "prior_pathology.py"), "--envs", "belief_rl/Semicircle-Small-v0",
+        [sys.executable, str(root / "analysis" / "prior_pathology.py"),
+         "--envs", "belief_rl/Semicircle-Small-v0",
          "--timing-env", "belief_rl/Semicircle-Small-v0", "--demo-points", "160", "--gp-iterations", "30",
          "--bc-epochs", "150", "--timing-sizes", "100", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=root)
@@ -235,7 +255,8 @@ def test_the_prior_is_evaluated_once_per_collected_step_and_stored_in_replay():
     agent, env = small_agent("rnn")
     obs_dim = env.single_observation_space.shape[0]
     obs = torch.rand(50, obs_dim, generator=torch.Generator().manual_seed(0))
-    prior = ParametricPrior.fit(obs, torch.zeros(50, 2), LOW, HIGH, ParametricFitConfig(hidden=(16,), epochs=2))
+    prior = ParametricPrior.fit(obs, torch.zeros(50, 2), LOW, HIGH,
+                                ParametricFitConfig(hidden=(16,), epochs=2))
     calls = []
     prior.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[:-1]))
     config = SVGConfig(num_envs=4, batch_size=4, updates_per_rollout=3, warmup_episodes=4)

@@ -12,6 +12,14 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pytest
+from belief_rl.envs.semicircle import (
+    SemicircleBallEnv,
+    SemicircleBallVectorEnv,
+    SemicircleEnv,
+    SemicircleVectorEnv,
+)
+from belief_rl.envs.task_specs import GaussianTask, TaskSet, semicircle_task_set
+from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 from gymnasium.utils.env_checker import check_env
 
 from belief_rl import envs
@@ -24,18 +32,10 @@ from belief_rl.references.semicircle import (
     StraightController,
     semicircle_reference_returns,
 )
-from belief_rl.envs.semicircle import (
-    SemicircleBallEnv,
-    SemicircleBallVectorEnv,
-    SemicircleEnv,
-    SemicircleVectorEnv,
-)
-from belief_rl.envs.task_specs import GaussianTask, TaskSet, semicircle_task_set
 
-from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
-
-SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0", "belief_rl/Semicircle-FixedGoal-v0",
-                  "belief_rl/Semicircle-FixedGoal-Far-v0", "belief_rl/SemicircleBall-v0"]
+SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0",
+                  "belief_rl/Semicircle-FixedGoal-v0", "belief_rl/Semicircle-FixedGoal-Far-v0",
+                  "belief_rl/SemicircleBall-v0"]
 
 
 def _goal(theta: float, radius: float = 1.0) -> np.ndarray:
@@ -257,7 +257,8 @@ def test_finite_task_set_only_pool_tasks(split: str) -> None:
         {"episode_length": 0}, {"num_episodes": 0}, {"num_tasks": 0}, {"split": "test"},
         {"num_validation_tasks": -1},
         {"num_tasks": 3, "split": "validation", "num_validation_tasks": 0},
-        {"goal_angle": -0.1}, {"goal_angle": 3.2}, {"goal_angle": np.nan}, {"goal_angle": 1.0, "num_tasks": 5},
+        {"goal_angle": -0.1}, {"goal_angle": 3.2}, {"goal_angle": np.nan},
+        {"goal_angle": 1.0, "num_tasks": 5},
     ],
 )
 def test_invalid_constructor_args(cls, kwargs: dict) -> None:
@@ -470,7 +471,8 @@ def test_straight_controller_heads_at_the_target_and_arrives_with_the_clipped_on
     action = straight.action(start, target)
     displacement = target - start
     # Parallel to the displacement, the larger component at full speed (or the whole way when within reach).
-    np.testing.assert_allclose(action[:, 0] * displacement[:, 1], action[:, 1] * displacement[:, 0], atol=1e-6)
+    np.testing.assert_allclose(action[:, 0] * displacement[:, 1], action[:, 1] * displacement[:, 0],
+                               atol=1e-6)
     reach = np.abs(displacement).max(1)
     np.testing.assert_allclose(np.abs(action).max(1), np.minimum(reach, 0.1), rtol=1e-5)
     # Same number of steps to the target as clipping each axis.

@@ -183,9 +183,12 @@ def test_update_takes_the_configured_number_of_belief_steps(monkeypatch):
     learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, warmup_episodes=4, updates_per_rollout=1,
                                     belief_updates_per_rollout=3))
     calls = []
-    monkeypatch.setattr(learner, "belief_step", lambda batch: calls.append(batch.inputs.shape[1]) or {})
-    learner.update(collect_rollout(env, agent, seed=0))
+    nll = iter([3.0, 2.0, 1.0])
+    monkeypatch.setattr(learner, "belief_step",
+                        lambda batch: calls.append(batch.inputs.shape[1]) or {"task_nll": next(nll)})
+    metrics = learner.update(collect_rollout(env, agent, seed=0))
     assert calls == [4, 4, 4]
+    assert metrics["belief_step_task_nll"] == pytest.approx(2.0)  # the belief-only steps' own metrics, logged
 
 
 def test_belief_dropout_marks_replayed_batches_for_the_online_and_target_passes(monkeypatch):

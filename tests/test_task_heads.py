@@ -3,17 +3,24 @@
 import numpy as np
 import pytest
 import torch
+from belief_rl.envs.task_specs import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 from scipy.special import betaln, digamma
 from torch.distributions import Beta, Categorical, Independent, Normal, kl_divergence
 
+from belief_rl.agents.base import SequenceBatch
+from belief_rl.config import AgentConfig
 from belief_rl.evaluation import bandit_belief_kl
 from belief_rl.networks import GaussianBottleneck
 from belief_rl.rollout import Rollout
-from belief_rl.agents.base import SequenceBatch
-from belief_rl.config import AgentConfig
-from belief_rl.task_heads import (BetaHead, CategoricalHead, GaussianHead, GridHead, MultiCategoricalHead, make_task_head,
-                             true_component_probabilities)
-from belief_rl.envs.task_specs import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
+from belief_rl.task_heads import (
+    BetaHead,
+    CategoricalHead,
+    GaussianHead,
+    GridHead,
+    MultiCategoricalHead,
+    make_task_head,
+    true_component_probabilities,
+)
 
 
 def beta_kl_closed_form(a1, b1, a2, b2):
@@ -68,7 +75,8 @@ def test_categorical_heads_log_prob_and_shapes():
 
 def test_beta_kl_matches_closed_form():
     a1, b1, a2, b2 = 3.0, 5.0, 1.5, 0.7
-    torch_kl = kl_divergence(Beta(torch.tensor(a1), torch.tensor(b1)), Beta(torch.tensor(a2), torch.tensor(b2)))
+    torch_kl = kl_divergence(Beta(torch.tensor(a1), torch.tensor(b1)),
+                             Beta(torch.tensor(a2), torch.tensor(b2)))
     assert torch_kl.item() == pytest.approx(beta_kl_closed_form(a1, b1, a2, b2), rel=1e-5)
 
 
@@ -102,7 +110,8 @@ def _bandit_rollout(num_arms=4, steps=12, batch=7, seed=0):
     prev_a[1:] = torch.nn.functional.one_hot(actions[:-1], num_arms).float()
     prev_r = torch.zeros(steps, batch, 1)
     prev_r[1:, :, 0] = rewards[:-1]
-    inputs = torch.cat([torch.zeros(steps, batch, 1), prev_a, prev_a * prev_r, prev_r, torch.zeros(steps, batch, 1)], -1)
+    inputs = torch.cat([torch.zeros(steps, batch, 1), prev_a, prev_a * prev_r, prev_r,
+                        torch.zeros(steps, batch, 1)], -1)
     batch_ = SequenceBatch(inputs, actions, torch.rand(steps, batch, num_arms))
     zeros = torch.zeros(steps, batch)
     return Rollout(batch_, zeros, zeros, rewards, zeros.bool())
@@ -127,12 +136,14 @@ def test_gaussian_head_is_a_diagonal_normal():
 
 
 def test_true_component_probabilities_pick_each_true_component():
-    probs = torch.tensor([[[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]])  # one sequence of 2 components over 3 classes
+    # One sequence of 2 components over 3 classes.
+    probs = torch.tensor([[[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]])
     belief = Independent(Categorical(probs=probs), 1)
     got = true_component_probabilities(belief, torch.tensor([[2, 1]]))
     torch.testing.assert_close(got, torch.tensor([[0.7, 0.25]]))
     with pytest.raises(ValueError, match="multi-categorical"):
-        true_component_probabilities(Independent(Normal(torch.zeros(1, 2), torch.ones(1, 2)), 1), torch.zeros(1, 2))
+        true_component_probabilities(Independent(Normal(torch.zeros(1, 2), torch.ones(1, 2)), 1),
+                                     torch.zeros(1, 2))
 
 
 BOX = GaussianTask(2, low=(-1.0, 0.0), high=(1.0, 1.0))
@@ -147,7 +158,8 @@ def test_grid_head_is_a_categorical_over_the_cells_of_the_task_box():
     torch.testing.assert_close(head.cell_centers()[head.cell_index(tasks)],
                                torch.tensor([[-0.75, 0.125], [0.75, 0.875], [0.25, 0.375], [-0.75, 0.875]]))
     dist = head.distribution(torch.randn(4, 6))
-    torch.testing.assert_close(head.log_prob(dist, tasks), dist.logits.gather(-1, head.cell_index(tasks)[:, None])[:, 0])
+    torch.testing.assert_close(head.log_prob(dist, tasks),
+                               dist.logits.gather(-1, head.cell_index(tasks)[:, None])[:, 0])
     torch.testing.assert_close(head.belief_features(dist).sum(-1), torch.ones(4))
 
 

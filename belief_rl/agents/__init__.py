@@ -15,9 +15,10 @@ AGENTS: dict[str, type[Agent]] = {"belief": BeliefAgent, "rnn": RNNAgent, "aux_h
 
 def make_agent(config: AgentConfig, observation_space: gym.spaces.Box, action_space: gym.Space,
                task_spec: TaskSpec, critic: str = "value") -> Agent:
-    """Build the agent named by ``config.kind`` with a state-value (``"value"``) or twin-Q (``"q"``) critic."""
+    """Build the agent named by ``config.kind`` with a state-value (``"value"``) or twin-Q (``"q"``)
+    critic."""
     return AGENTS[config.kind](observation_space, action_space, task_spec, config, critic)
 
 
-__all__ = ["AGENTS", "CRITICS", "ActOutput", "Agent", "AuxHeadAgent", "BeliefAgent", "FeatureOutput", "RNNAgent",
-           "SequenceBatch", "SequenceOutput", "make_agent"]
+__all__ = ["AGENTS", "CRITICS", "ActOutput", "Agent", "AuxHeadAgent", "BeliefAgent", "FeatureOutput",
+           "RNNAgent", "SequenceBatch", "SequenceOutput", "make_agent"]

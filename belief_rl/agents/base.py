@@ -29,7 +29,12 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from belief_rl.networks.action_heads import ActionHead, action_encoding_dim, encode_action_reward, make_action_head
+from belief_rl.networks.action_heads import (
+    ActionHead,
+    action_encoding_dim,
+    encode_action_reward,
+    make_action_head,
+)
 from belief_rl.networks.critics import TwinQCritic
 from belief_rl.networks.mlp import mlp
 from belief_rl.networks.recurrent import State
@@ -105,7 +110,8 @@ class Agent(nn.Module):
 
     def build_heads(self, feature_dim: int, hidden: tuple[int, ...]) -> None:
         """The default actor and critic MLPs on ``feature_dim`` torso features."""
-        self.action_head = make_action_head(self.action_space, feature_dim, hidden, squashed=self.critic_kind == "q")
+        self.action_head = make_action_head(self.action_space, feature_dim, hidden,
+                                            squashed=self.critic_kind == "q")
         if self.critic_kind == "q":
             self.critic = TwinQCritic(feature_dim, int(self.action_space.shape[0]), hidden)
         else:
@@ -113,21 +119,23 @@ class Agent(nn.Module):
 
     def encode_inputs(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor,
                       boundary: torch.Tensor, step: int | torch.Tensor = 0) -> torch.Tensor:
-        """Concatenate ``(obs, [step / time_scale], enc(prev_action), prev_reward, boundary)`` into ``[..., D]``.
+        """Concatenate ``(obs, [step / time_scale], enc(prev_action), prev_reward, boundary)`` into
+        ``[..., D]``.
 
         At a boundary (the first step of an episode) the previous action and reward
         belong to the last episode; they are kept, since across episodes of one
         meta-episode they still carry information about the task. ``step`` counts
         steps since the meta-episode began: a function of the history's length, so
         it reveals nothing about the task, but without it a feed-forward critic
-        cannot tell how much of a finite meta-episode is left. It is one int for the batch, or one per row.
+        cannot tell how much of a finite meta-episode is left. It is one int for the batch, or one per
+        row.
         """
         parts = [obs.float()]
         if self.time_scale > 0:
             steps = torch.as_tensor(step, dtype=torch.float64).expand(obs.shape[:-1])
             parts.append((steps / self.time_scale).float().unsqueeze(-1))
-        parts += [encode_action_reward(prev_action, prev_reward, self.action_space), prev_reward.float().unsqueeze(-1),
-                  boundary.float().unsqueeze(-1)]
+        parts += [encode_action_reward(prev_action, prev_reward, self.action_space),
+                  prev_reward.float().unsqueeze(-1), boundary.float().unsqueeze(-1)]
         return torch.cat(parts, dim=-1)
 
     def observation(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -158,7 +166,8 @@ class Agent(nn.Module):
         raise NotImplementedError
 
     def sequence_features(self, batch: SequenceBatch, with_aux: bool = True) -> FeatureOutput:
-        """Features of whole sequences ``[T, B, F]`` (differentiable) and, if ``with_aux``, auxiliary losses."""
+        """Features of whole sequences ``[T, B, F]`` (differentiable) and, if ``with_aux``, auxiliary
+        losses."""
         raise NotImplementedError
 
     # -- built on the two torso passes -----------------------------------------------------------
@@ -180,8 +189,8 @@ class Agent(nn.Module):
             raise ValueError("evaluate() needs an agent built with a state-value critic (critic='value')")
         out = self.sequence_features(batch, with_aux)
         dist = self.action_head(out.features)
-        return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(), self.critic(out.features).squeeze(-1),
-                              out.aux_losses, out.metrics)
+        return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(),
+                              self.critic(out.features).squeeze(-1), out.aux_losses, out.metrics)
 
     def q_values(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Twin ``Q(features, action)`` estimates ``[..., 2]``; actions are rescaled to [-1, 1] first."""
@@ -199,11 +208,13 @@ class Agent(nn.Module):
         return [list(self.parameters())]
 
     def belief_parameters(self) -> list[nn.Parameter]:
-        """Parameters trained by the auxiliary losses alone (none unless a belief network is kept apart from RL)."""
+        """Parameters trained by the auxiliary losses alone (none unless a belief network is kept apart
+        from RL)."""
         return []
 
     def belief(self, inputs: torch.Tensor) -> Distribution | None:
-        """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task head."""
+        """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task
+        head."""
         return None
 
     def belief_from_state(self, state: State) -> Distribution | None:

@@ -19,11 +19,11 @@ from torch.distributions import Distribution
 
 from belief_rl.agents.base import Agent, FeatureOutput, SequenceBatch
 from belief_rl.config import AgentConfig
+from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.networks import GaussianBottleneck, RecurrentCore
 from belief_rl.networks.componentwise import ComponentwiseCategoricalHead, ComponentwiseCritic
 from belief_rl.networks.recurrent import State
 from belief_rl.task_heads import make_task_head
-from belief_rl.envs.task_specs import TaskSpec
 
 
 class BeliefNetwork(nn.Module):
@@ -67,11 +67,12 @@ class BeliefAgent(Agent):
         if config.policy_memory:
             self.policy_core = RecurrentCore(belief_dim + self.input_dim, config.policy_memory, config.cell,
                                              config.embed_dim)
-            self.build_heads(config.policy_memory + (policy_in if config.memory_skip else 0), config.policy_hidden)
+            self.build_heads(config.policy_memory + (policy_in if config.memory_skip else 0),
+                             config.policy_hidden)
         elif config.policy_head == "componentwise":
             _check_componentwise(head.num_components, action_space, config, critic)
-            args = (head.component_features, belief_dim, belief_dim // head.num_components, self.policy_obs_dim,
-                    config.policy_hidden)
+            args = (head.component_features, belief_dim, belief_dim // head.num_components,
+                    self.policy_obs_dim, config.policy_hidden)
             self.action_head = ComponentwiseCategoricalHead(*args)
             self.critic = ComponentwiseCritic(*args)
         else:
@@ -184,8 +185,10 @@ class BeliefAgent(Agent):
         task_nll = -self.belief_net.head.log_prob(belief, batch.task).mean()
         kl = GaussianBottleneck.kl_to_standard_normal(posterior).mean()
         return FeatureOutput(features,
-                             {"task_nll": self.config.task_loss_coef * task_nll, "bottleneck_kl": self.config.ib_beta * kl},
-                             {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()}, belief.entropy().detach())
+                             {"task_nll": self.config.task_loss_coef * task_nll,
+                              "bottleneck_kl": self.config.ib_beta * kl},
+                             {"task_nll": task_nll.item(), "bottleneck_kl": kl.item()},
+                             belief.entropy().detach())
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
         belief_params = self.belief_parameters()

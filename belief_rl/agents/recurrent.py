@@ -15,10 +15,10 @@ from torch.distributions import Distribution
 
 from belief_rl.agents.base import Agent, FeatureOutput, SequenceBatch
 from belief_rl.config import AgentConfig
+from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.networks import RecurrentCore
 from belief_rl.networks.recurrent import State
 from belief_rl.task_heads import make_task_head
-from belief_rl.envs.task_specs import TaskSpec
 
 
 class RNNAgent(Agent):

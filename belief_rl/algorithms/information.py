@@ -15,7 +15,8 @@ import torch
 
 
 def information_gain(belief_entropy: torch.Tensor) -> torch.Tensor:
-    """``H_t − H_{t+1}`` for every step of ``[T, B]`` whole sequences; 0 at the last step (no later belief)."""
+    """``H_t − H_{t+1}`` for every step of ``[T, B]`` whole sequences; 0 at the last step (no later
+    belief)."""
     gain = torch.zeros_like(belief_entropy)
     gain[:-1] = belief_entropy[:-1] - belief_entropy[1:]
     return gain

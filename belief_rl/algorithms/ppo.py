@@ -75,9 +75,9 @@ class PPO:
         for epoch in range(cfg.update_epochs):
             order = torch.randperm(num_envs, generator=generator)
             for index in order.chunk(cfg.num_minibatches):
-                metrics = self._minibatch_step(_select_envs(rollout.batch, index), rollout.log_probs[:, index],
-                                               advantages[:, index], returns[:, index],
-                                               with_aux=epoch < cfg.aux_epochs)
+                metrics = self._minibatch_step(_select_envs(rollout.batch, index),
+                                               rollout.log_probs[:, index], advantages[:, index],
+                                               returns[:, index], with_aux=epoch < cfg.aux_epochs)
                 for key, value in metrics.items():
                     totals.setdefault(key, []).append(value)
         return {key: float(np.mean(values)) for key, values in totals.items()}

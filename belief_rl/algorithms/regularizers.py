@@ -25,7 +25,8 @@ class PolicyRegularizer:
     target: float
 
     def context(self, observation: torch.Tensor) -> torch.Tensor | None:
-        """Per-state context ``[..., C]`` of environment observations ``[..., obs_dim]`` (None: none needed)."""
+        """Per-state context ``[..., C]`` of environment observations ``[..., obs_dim]`` (None: none
+        needed)."""
         return None
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,

@@ -22,8 +22,9 @@ from __future__ import annotations
 import torch
 
 
-def retrace_targets(rewards: torch.Tensor, discounts: torch.Tensor, q_taken: torch.Tensor, values: torch.Tensor,
-                    log_rhos: torch.Tensor, lam: float, bootstrap_value: torch.Tensor) -> torch.Tensor:
+def retrace_targets(rewards: torch.Tensor, discounts: torch.Tensor, q_taken: torch.Tensor,
+                    values: torch.Tensor, log_rhos: torch.Tensor, lam: float,
+                    bootstrap_value: torch.Tensor) -> torch.Tensor:
     """Retrace(λ) targets for every step of ``[T, B]`` sequences.
 
     Args:

@@ -13,14 +13,14 @@ gradient steps, each on a batch of whole replayed meta-episodes:
 * **Torso and belief.** The recurrent torso of RNN/AuxHead agents (and the belief
   agent's policy memory) is trained by the critic loss – the actor reads detached
   features, as in SAC-AE, unless ``actor_grad_into_torso`` lets the actor's
-  gradient through the action into it – and has a target copy; the belief network is trained only by its own task
-  log-likelihood and bottleneck on the replayed histories – valid off-policy,
-  because q(task | history) does not depend on which policy produced the
-  history – so the target critic reads the online belief. It can take further
-  steps of its own (``belief_updates_per_rollout``), on replay or on another
-  policy's histories. An agent may mark a replayed batch up once for both the
-  online and the target pass (:meth:`Agent.training_batch`: the belief agent's
-  belief dropout).
+  gradient through the action into it – and has a target copy; the belief network
+  is trained only by its own task log-likelihood and bottleneck on the replayed
+  histories – valid off-policy, because q(task | history) does not depend on which
+  policy produced the history – so the target critic reads the online belief. It
+  can take further steps of its own (``belief_updates_per_rollout``), on replay or
+  on another policy's histories. An agent may mark a replayed batch up once for
+  both the online and the target pass (:meth:`Agent.training_batch`: the belief
+  agent's belief dropout).
 * **Temperature.** α is fixed or tuned so the regularizer's penalty meets its
   target (entropy ≥ target entropy by default; a KL to a prior π0 plugs in via
   :class:`~belief_rl.algorithms.regularizers.PolicyRegularizer`).
@@ -98,7 +98,8 @@ class SVG0:
     def set_progress(self, fraction_done: float) -> None:
         """Linear learning-rate annealing to zero over the run, if ``anneal_lr``; else constant rates."""
         if self.config.anneal_lr:
-            for group, base in zip(self.optimizer.param_groups, (self.config.actor_lr, self.config.critic_lr)):
+            for group, base in zip(self.optimizer.param_groups,
+                                   (self.config.actor_lr, self.config.critic_lr)):
                 group["lr"] = base * max(1.0 - fraction_done, 0.0)
 
     def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
@@ -116,9 +117,13 @@ class SVG0:
                 totals.setdefault(key, []).append(value)
         for _ in range(self.config.belief_updates_per_rollout):
             if self.belief_histories is None:
-                self.belief_step(self.replay.sample(self.config.batch_size, generator)[0])
+                belief_metrics = self.belief_step(self.replay.sample(self.config.batch_size, generator)[0])
             else:
-                self.belief_step(sample_histories(self.belief_histories, self.config.batch_size, generator))
+                belief_metrics = self.belief_step(
+                    sample_histories(self.belief_histories, self.config.batch_size, generator))
+            # Logged apart from the RL steps' own belief losses: these steps train on other batches.
+            for key, value in belief_metrics.items():
+                totals.setdefault(f"belief_step_{key}", []).append(value)
         metrics = {key: float(np.mean(values)) for key, values in totals.items()}
         metrics["replay_size"] = float(self.replay.size)
         return metrics
@@ -197,7 +202,8 @@ class SVG0:
         aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
         self.optimizer.zero_grad(set_to_none=True)
         (critic_loss + actor_loss + aux_loss).backward()
-        grad_norms = [float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm)) for group in self.gradient_groups]
+        grad_norms = [float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm))
+                      for group in self.gradient_groups]
         self.optimizer.step()
 
         if cfg.auto_alpha:
@@ -207,7 +213,8 @@ class SVG0:
             self.alpha_optimizer.step()
         self._update_target()
         return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(), "alpha": float(alpha),
-                "penalty": actor_penalty.mean().item(), "q_mean": q.mean().item(), "target_mean": targets.mean().item(),
+                "penalty": actor_penalty.mean().item(), "q_mean": q.mean().item(),
+                "target_mean": targets.mean().item(),
                 "trace_mean": (cfg.retrace_lambda * log_rhos.exp().clamp(max=1.0)).mean().item(),
                 "actor_grad_norm": grad_norms[0], **info_metrics, **out.metrics}
 
@@ -217,7 +224,8 @@ class SVG0:
             target.lerp_(online, self.config.tau)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "alpha_optimizer": self.alpha_optimizer.state_dict(),
+        return {"optimizer": self.optimizer.state_dict(),
+                "alpha_optimizer": self.alpha_optimizer.state_dict(),
                 "log_alpha": self.log_alpha.detach().clone(), "target_agent": self.target_agent.state_dict(),
                 "replay": self.replay.state_dict()}
 

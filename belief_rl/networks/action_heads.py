@@ -84,6 +84,8 @@ class GaussianActionHead(ActionHead):
 # Replayed actions on the bounds would make atanh infinite; they are pulled this far inside.
 _SQUASH_EPS = 1e-6
 _LOG_STD_MIN, _LOG_STD_MAX = -5.0, 2.0
+# Default sample shape (one sample); torch.Size is an immutable tuple, so one shared instance is safe.
+_EMPTY_SHAPE = torch.Size()
 
 
 class SquashedNormal(TransformedDistribution):
@@ -101,7 +103,8 @@ class SquashedNormal(TransformedDistribution):
                                      AffineTransform(self._loc, self._scale, event_dim=1)],
                          validate_args=False)
 
-    def rsample_with_log_prob(self, sample_shape: torch.Size = torch.Size()) -> tuple[torch.Tensor, torch.Tensor]:
+    def rsample_with_log_prob(self,
+                              sample_shape: torch.Size = _EMPTY_SHAPE) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterized action and its log-density, computed from the pre-squash sample (no atanh)."""
         raw = self.base.rsample(sample_shape)
         return self._squash(raw), self.base.log_prob(raw) - self._log_det(raw)
@@ -131,7 +134,8 @@ class SquashedNormal(TransformedDistribution):
 
 
 class SquashedGaussianActionHead(ActionHead):
-    """Box actions for reparameterized off-policy learners: state-dependent Gaussian, tanh-squashed to the bounds."""
+    """Box actions for reparameterized off-policy learners: state-dependent Gaussian, tanh-squashed to the
+    bounds."""
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], space: gym.spaces.Box) -> None:
         super().__init__()
@@ -149,7 +153,8 @@ class SquashedGaussianActionHead(ActionHead):
         return dist.mode
 
 
-def make_action_head(space: gym.Space, in_dim: int, hidden: tuple[int, ...], squashed: bool = False) -> ActionHead:
+def make_action_head(space: gym.Space, in_dim: int, hidden: tuple[int, ...],
+                     squashed: bool = False) -> ActionHead:
     """The action head for a gymnasium action space (``squashed``: bounded, reparameterizable Box actions)."""
     if isinstance(space, gym.spaces.Discrete):
         if squashed:

@@ -45,7 +45,8 @@ class BehaviorPrior(nn.Module):
 
     kind: str
 
-    def __init__(self, obs_mean: torch.Tensor, obs_std: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> None:
+    def __init__(self, obs_mean: torch.Tensor, obs_std: torch.Tensor, low: torch.Tensor,
+                 high: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32).clone())
         # Constant observation dimensions (std 0) are left unscaled rather than divided by zero.

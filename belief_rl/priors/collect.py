@@ -18,9 +18,9 @@ import torch
 from belief_rl import envs
 from belief_rl.evaluation import seeded_rollout
 from belief_rl.families import scripted_experts
-from belief_rl.references.scripted import ScriptedPolicy, run_scripted
 from belief_rl.priors.base import from_raw_actions, to_raw_actions
 from belief_rl.priors.demos import DemoError, Demonstrations
+from belief_rl.references.scripted import ScriptedPolicy, run_scripted
 from belief_rl.runs import load_agent
 
 
@@ -57,10 +57,10 @@ def collect_demonstrations(env_id: str, policy: str, episodes: int, seed: int = 
                            action_noise: float = 0.0, execution_noise: float = 0.0) -> Demonstrations:
     """``episodes`` meta-episodes of ``policy`` (``oracle``, ``scripted`` or a run directory) on ``env_id``.
 
-    ``action_noise`` > 0 makes a scripted expert a :class:`NoisyExpert` (a run's agent samples its own policy).
-    ``execution_noise`` > 0 executes the scripted expert's action plus Gaussian noise of that std (in units
-    of the action box's half-width, clipped to the box) but records the expert's own action, so that the
-    demonstrations also show how the expert recovers from states off its own path (DART-style).
+    ``action_noise`` > 0 makes a scripted expert a :class:`NoisyExpert` (a run's agent samples its own
+    policy). ``execution_noise`` > 0 executes the scripted expert's action plus Gaussian noise of that std
+    (in units of the action box's half-width, clipped to the box) but records the expert's own action, so
+    that the demonstrations also show how the expert recovers from states off its own path (DART-style).
     The recorded rewards are those of the perturbed run.
     """
     if episodes < 1:

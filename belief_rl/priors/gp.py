@@ -1,4 +1,4 @@
-"""The Gaussian-process behavioral prior (gpytorch): calibrated variance that grows away from the demonstrations.
+"""The Gaussian-process behavioral prior (gpytorch): calibrated variance growing away from the demonstrations.
 
 One independent GP per action dimension, batched (gpytorch ``batch_shape``),
 with an ARD kernel (RBF or Matérn-5/2) on standardized observations and
@@ -59,7 +59,8 @@ def _kernel(name: str, input_dim: int, batch: torch.Size) -> gpytorch.kernels.Ke
 
 
 class _ExactGP(gpytorch.models.ExactGP):
-    """Independent exact GPs, one per output, as one batched model: inputs ``[A, N, d]``, targets ``[A, N]``."""
+    """Independent exact GPs, one per output, as one batched model: inputs ``[A, N, d]``, targets
+    ``[A, N]``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: gpytorch.likelihoods.Likelihood,
                  kernel: str) -> None:
@@ -77,8 +78,10 @@ class _SparseGP(gpytorch.models.ApproximateGP):
 
     def __init__(self, inducing: torch.Tensor, kernel: str) -> None:
         batch = torch.Size([inducing.shape[0]])
-        variational = gpytorch.variational.CholeskyVariationalDistribution(inducing.shape[1], batch_shape=batch)
-        strategy = gpytorch.variational.VariationalStrategy(self, inducing, variational, learn_inducing_locations=True)
+        variational = gpytorch.variational.CholeskyVariationalDistribution(inducing.shape[1],
+                                                                           batch_shape=batch)
+        strategy = gpytorch.variational.VariationalStrategy(self, inducing, variational,
+                                                            learn_inducing_locations=True)
         super().__init__(strategy)
         self.mean_module = gpytorch.means.ConstantMean(batch_shape=batch)
         self.covar_module = _kernel(kernel, inducing.shape[-1], batch)

@@ -23,7 +23,8 @@ PRIOR_KINDS: dict[str, type[BehaviorPrior]] = {"gp": GPPrior, "parametric": Para
 def save_prior(path: Path, prior: BehaviorPrior, metadata: dict[str, Any] | None = None) -> None:
     """Atomically save ``prior`` with ``metadata`` (e.g. the env id and demonstration file it was fit to)."""
     payload = {"kind": prior.kind, "init_kwargs": prior.init_kwargs(), "obs_dim": prior.obs_dim,
-               "action_dim": prior.action_dim, "state_dict": prior.state_dict(), "metadata": dict(metadata or {})}
+               "action_dim": prior.action_dim, "state_dict": prior.state_dict(),
+               "metadata": dict(metadata or {})}
     save_versioned(Path(path), payload, PRIOR_FORMAT_VERSION)
 
 
@@ -43,7 +44,8 @@ def load_prior(path: Path, env_id: str | None = None) -> tuple[BehaviorPrior, di
                                   torch.ones(action_dim), **payload["init_kwargs"])
         prior.load_state_dict(state)
     except (KeyError, RuntimeError, TypeError) as exc:
-        raise PriorError(f"prior file {path} does not match its own description ({str(exc).splitlines()[0]})") from None
+        raise PriorError(f"prior file {path} does not match its own description "
+                         f"({str(exc).splitlines()[0]})") from None
     if isinstance(prior, GPPrior):
         prior.refresh()
     return prior.eval(), metadata

@@ -54,10 +54,12 @@ class KLPriorRegularizer(PolicyRegularizer):
                 context: torch.Tensor | None) -> torch.Tensor:
         base = getattr(dist, "base", None)
         if not isinstance(base, Independent):
-            raise PriorError("a KL to a behavioral prior needs a squashed Gaussian policy (off-policy learner)")
+            raise PriorError("a KL to a behavioral prior needs a squashed Gaussian policy "
+                             "(off-policy learner)")
         if base.event_shape[-1] != self.prior.action_dim:
             raise PriorError(f"prior has {self.prior.action_dim} action dimensions, the policy "
                              f"{base.event_shape[-1]}")
         if context is None:
-            raise ValueError("a KL penalty needs the prior's context of the states (KLPriorRegularizer.context)")
+            raise ValueError("a KL penalty needs the prior's context of the states "
+                             "(KLPriorRegularizer.context)")
         return kl_divergence(base, self.prior_distribution(context))

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from belief_rl.references.scripted import ScriptedPolicy, reference_returns
 from belief_rl.evaluation import held_out_kwargs
 from belief_rl.priors.base import BehaviorPrior, from_raw_actions
+from belief_rl.references.scripted import ScriptedPolicy, reference_returns
 from belief_rl.seeding import evaluation_base_seed
 
 
@@ -32,5 +32,6 @@ def evaluate_prior_policy(prior: BehaviorPrior, env_id: str, num_tasks: int, eva
                           env_kwargs: dict[str, Any] | None = None) -> dict[str, float]:
     """Mean return ± s.e. of :class:`PriorMeanPolicy` on the held-out tasks agents are evaluated on."""
     results = reference_returns(env_id, num_tasks, evaluation_base_seed(eval_seed),
-                                lambda env: {"prior": PriorMeanPolicy(prior)}, held_out_kwargs(env_kwargs or {}))
+                                lambda env: {"prior": PriorMeanPolicy(prior)},
+                                held_out_kwargs(env_kwargs or {}))
     return results["prior"]

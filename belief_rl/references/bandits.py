@@ -594,7 +594,8 @@ def evaluate_strategies(
 def bandit_reference_returns(env_id: str, num_tasks: int, seed: int, env_kwargs: dict[str, Any] | None = None,
                              names: Sequence[str] | None = None,
                              chunk_size: int = 5000) -> dict[str, dict[str, Any]]:
-    """:func:`evaluate_strategies` on the registered bandit ``env_id`` (``env_kwargs`` override its arguments)."""
+    """:func:`evaluate_strategies` on the registered bandit ``env_id`` (``env_kwargs`` override its
+    arguments)."""
     kwargs = dict(env_kwargs or {})
     probe = envs.make_vector_env(env_id, 1, **kwargs)
     num_arms, horizon = probe.unwrapped.num_arms, probe.unwrapped.horizon
@@ -603,7 +604,8 @@ def bandit_reference_returns(env_id: str, num_tasks: int, seed: int, env_kwargs:
     def make_env(num_envs: int, **_: Any) -> Any:
         return envs.make_vector_env(env_id, num_envs, **kwargs)
 
-    return evaluate_strategies(list(names or STRATEGIES), num_arms, horizon, num_tasks, seed, make_env, chunk_size)
+    return evaluate_strategies(list(names or STRATEGIES), num_arms, horizon, num_tasks, seed, make_env,
+                               chunk_size)
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:

@@ -18,10 +18,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from belief_rl.references.scripted import ScriptedPolicy, reference_returns
-from belief_rl.references.semicircle import BallController
 from belief_rl.envs.ball import STEP_SPEED
 from belief_rl.envs.numpad import PAD_HALF_SIZE, PAD_PITCH, entered_pads, pad_at, pad_centres, valid_sequences
+from belief_rl.references.scripted import ScriptedPolicy, reference_returns
+from belief_rl.references.semicircle import BallController
 
 __all__ = [
     "NumPadExplorer",
@@ -33,7 +33,8 @@ __all__ = [
 
 
 def _segment_hits_boxes(start: np.ndarray, end: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether segment ``i`` (``[n, 2]`` ends) meets axis-aligned box ``j`` (``[m, 2]`` corners): bool ``[n, m]``."""
+    """Whether segment ``i`` (``[n, 2]`` ends) meets axis-aligned box ``j`` (``[m, 2]`` corners): bool
+    ``[n, m]``."""
     delta = (end - start)[:, None, :]  # [n, 1, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = (lo[None] - start[:, None]) / delta
@@ -177,7 +178,8 @@ class NumPadExplorer(_NumPadPolicy):
             column = self.sequences[:, progress[i]]
             self.candidates[i] &= (column == pads[i]) if reward[i] > 0 else (column != pads[i])
             if not self.candidates[i].any():
-                raise RuntimeError(f"sub-env {i}: no valid sequence explains the presses (press detection out of sync)")
+                raise RuntimeError(f"sub-env {i}: no valid sequence explains the presses "
+                                   "(press detection out of sync)")
         active = obs[:, 4:] > 0.5
         self._stale |= informative | (active != self._active).any(axis=1)
         self._last_pads, self._active = pads, active

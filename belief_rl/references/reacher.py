@@ -59,6 +59,7 @@ class ReacherRandom(ScriptedPolicy):
 def reacher_reference_returns(env_id: str, num_tasks: int, seed: int,
                               env_kwargs: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
     """Return of the expert and of random torques on the same ``num_tasks`` episodes."""
-    return reference_returns(env_id, num_tasks, seed, lambda env: {"expert": ReacherExpert.for_env(env),
-                                                                     "random": ReacherRandom(env.num_envs, seed)},
+    return reference_returns(env_id, num_tasks, seed,
+                             lambda env: {"expert": ReacherExpert.for_env(env),
+                                          "random": ReacherRandom(env.num_envs, seed)},
                              env_kwargs)

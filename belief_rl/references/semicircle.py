@@ -205,10 +205,12 @@ class SemicircleExplorer(ScriptedPolicy):
         next_angle = np.clip(angle + self._direction * step, 0.0, np.pi)
         target = np.where(
             (self._phase == _HOME)[:, None], self._goal,
-            np.where((self._phase == _APPROACH)[:, None], self._arc(self._sweep_angle), self._arc(next_angle)),
+            np.where((self._phase == _APPROACH)[:, None], self._arc(self._sweep_angle),
+                     self._arc(next_angle)),
         )
         self._arriving = (self._phase == _APPROACH) & self.controller.reaches(obs, target)
-        self._at_end = (self._phase == _SWEEP) & (next_angle == end) & self.controller.reaches(obs, self._arc(end))
+        self._at_end = ((self._phase == _SWEEP) & (next_angle == end)
+                        & self.controller.reaches(obs, self._arc(end)))
         return self.controller.action(obs, target)
 
     def observe(self, obs: np.ndarray, reward: np.ndarray, done: np.ndarray, info: dict[str, Any]) -> None:
