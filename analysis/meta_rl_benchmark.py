@@ -48,6 +48,7 @@ from belief_rl.families import preset_for_env  # noqa: E402
 from belief_rl.plotting import META_RL_REFERENCE_STYLES, draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
 from belief_rl.runs import read_config  # noqa: E402
+from belief_rl.stats import mean_stderr  # noqa: E402
 from belief_rl.training import MONITOR_EVAL_SEED  # noqa: E402
 
 COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
@@ -125,11 +126,11 @@ def summarize_env(env_id: str, args: argparse.Namespace, previous: dict) -> dict
             f"{level:.0%} of explorer": steps_to_reach(summary["curve"], level * explorer) for level in LEVELS
         }
         summary["steps_to_reach"][f"common level {common:.1f}"] = steps_to_reach(summary["curve"], common)
-        finals = np.array([r["final_eval_return"] for r in summary["runs"]])
+        final_mean, final_stderr = mean_stderr([r["final_eval_return"] for r in summary["runs"]])
         summary["final"] = {
-            "mean": float(finals.mean()), "num_seeds": len(finals),
-            "stderr": float(finals.std(ddof=1) / np.sqrt(len(finals))) if len(finals) > 1 else None,
-            "fraction_of_explorer": float(finals.mean() / final_references["explorer"]["mean"]),
+            "mean": float(final_mean), "num_seeds": len(summary["runs"]),
+            "stderr": float(final_stderr) if len(summary["runs"]) > 1 else None,
+            "fraction_of_explorer": float(final_mean / final_references["explorer"]["mean"]),
         }
     return {"agents": agents, "references": references, "curve_eval_tasks": eval_tasks,
             "curve_eval_seed": MONITOR_EVAL_SEED, "final_references": final_references,

@@ -27,10 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from belief_rl.envs.numpad import press_statistics  # noqa: E402
 
 from belief_rl import envs  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.envs.numpad import press_statistics  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402

@@ -43,6 +43,7 @@ from belief_rl.priors import (  # noqa: E402
     to_raw_actions,
 )
 from belief_rl.priors.collect import collect_demonstrations  # noqa: E402
+from belief_rl.stats import mean_stderr  # noqa: E402
 
 
 def fit_priors(env_id: str, episodes: int, seed: int, gp_iterations: int, bc_epochs: int,
@@ -121,8 +122,8 @@ def gp_timing(env_id: str, sizes: list[int], seed: int, iterations: int, noise: 
             latencies.append(time.perf_counter() - start)
         rows.append({"points": size, "sparse": gp.sparse, "fit_seconds": fit_seconds,
                      "fit_iterations": iterations, "first_call_ms": 1e3 * first,
-                     "latency_ms_mean": 1e3 * float(np.mean(latencies)),
-                     "latency_ms_stderr": 1e3 * float(np.std(latencies, ddof=1) / np.sqrt(repeats))})
+                     "latency_ms_mean": 1e3 * float(mean_stderr(latencies)[0]),
+                     "latency_ms_stderr": 1e3 * float(mean_stderr(latencies)[1])})
         print(f"GP on {size:,} points ({'sparse' if gp.sparse else 'exact'}): fit {fit_seconds:.1f} s, "
               f"256-state evaluation {rows[-1]['latency_ms_mean']:.1f} "
               f"± {rows[-1]['latency_ms_stderr']:.1f} ms",

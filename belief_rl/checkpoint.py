@@ -53,12 +53,14 @@ def save_versioned(path: Path, payload: dict[str, Any], version: int) -> None:
 
 
 def load_versioned(path: Path, version: int, what: str, error: type[BeliefRLError]) -> dict[str, Any]:
-    """Load a file written by :func:`save_versioned`; every problem raises ``error`` naming ``what`` it should be."""
+    """Load a file written by :func:`save_versioned`; every problem raises ``error`` naming
+    ``what`` it should be."""
     path = Path(path)
     if not path.is_file():
         raise error(f"no {what} at {path}")
     try:
-        # weights_only: tensors and plain containers only. Unpickling anything else could run code from the file.
+        # weights_only: tensors and plain containers only. Unpickling anything else could
+        # run code from the file.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):

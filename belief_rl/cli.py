@@ -57,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=[*sorted(PRESETS), NO_PRESET], default=None,
                        help="named settings (default: the env family's preset; none: plain defaults)")
     train.add_argument("--set", dest="overrides", nargs="*", default=[], metavar="KEY=VALUE",
-                       help="config overrides, e.g. agent.ib_beta=0.01 ppo.num_envs=512 env_kwargs.num_tasks=100")
+                       help="config overrides, e.g. agent.ib_beta=0.01 ppo.num_envs=512 "
+                            "env_kwargs.num_tasks=100")
     train.add_argument("--prior", type=Path, default=None,
                        help="behavioral prior file (belief-rl prior fit): KL-regularized SVG(0) toward it")
-    train.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --run-dir from its checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run on held-out tasks vs reference policies")
@@ -69,14 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
     evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed (selects the held-out tasks)")
     evaluate.add_argument("--deterministic", action="store_true",
-                          help="take each action distribution's mode instead of sampling (the policy PPO trained)")
+                          help="take each action distribution's mode instead of sampling "
+                               "(the policy PPO trained)")
     evaluate.add_argument("--env", default=None, help="check that the run was trained on this environment")
 
     baselines = commands.add_parser("baselines", help="the reference policies alone (bandit strategies, "
                                                       "scripted oracles and explorers)")
     baselines.add_argument("--env", default="belief_rl/Bandit-v0")
     baselines.add_argument("--num-tasks", type=int, default=None,
-                           help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
+                           help="held-out tasks (default 10,000 on bandits, 1,000 on the "
+                                "MuJoCo/control envs)")
     baselines.add_argument("--seed", type=int, default=0)
     baselines.add_argument("--output", type=Path, default=None, help="also write the table as JSON here")
 
@@ -88,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--episodes", type=int, required=True, help="meta-episodes to record")
     collect.add_argument("--seed", type=int, default=0)
     collect.add_argument("--action-noise", type=float, default=0.0,
-                         help="std of Gaussian noise on a scripted expert's pre-squash action (a stochastic expert)")
+                         help="std of Gaussian noise on a scripted expert's pre-squash action "
+                              "(a stochastic expert)")
     collect.add_argument("--execution-noise", type=float, default=0.0,
                          help="std (in action half-widths) of noise on the executed action; the expert's own "
                               "action is recorded (DART-style demonstrations that show recoveries)")
@@ -104,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--iterations", type=int, default=None, help="GP optimizer steps (default 200)")
     fit.add_argument("--max-exact-points", type=int, default=None,
                      help="GP: demonstrations beyond which a sparse variational GP is fit (default 3000)")
-    fit.add_argument("--min-std", type=float, default=0.0, help="parametric: variance floor (standard deviation)")
+    fit.add_argument("--min-std", type=float, default=0.0,
+                     help="parametric: variance floor (standard deviation)")
     fit.add_argument("--epochs", type=int, default=None, help="parametric: training epochs (default 200)")
     fit.add_argument("--seed", type=int, default=0)
 
@@ -124,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- config assembly --------------------------------------------------------------------------------
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the preset (by default the env family's), then explicit flags, then ``--set`` overrides."""
+    """Defaults, then the preset (by default the env family's), then explicit flags, then ``--set``
+    overrides."""
     fields = {key: getattr(args, flag) for flag, key in (("total_steps", "total_steps"), ("seed", "seed"))
               if getattr(args, flag, None) is not None}
     overrides = list(args.overrides)
@@ -142,7 +149,8 @@ def _train(args: argparse.Namespace) -> int:
         for flag, current in (("env", stored.env_id), ("agent", stored.agent.kind)):
             requested = getattr(args, flag)
             if requested is not None and requested != current:
-                raise CheckpointError(f"run {args.run_dir} was trained with {flag} {current!r}, not {requested!r}")
+                raise CheckpointError(f"run {args.run_dir} was trained with {flag} {current!r}, "
+                                      f"not {requested!r}")
         if args.preset or args.overrides or args.seed is not None or args.prior is not None:
             raise UsageError("--resume continues the stored config; only --total-steps may change")
         trainer = Trainer.resume(args.run_dir, total_steps=args.total_steps)
@@ -154,8 +162,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.run_dir} is already complete ({trainer.global_step:,} of {cfg.total_steps:,} steps); "
               "nothing to train (raise --total-steps to continue)")
         return 0
-    print(f"training {cfg.agent.kind} agent with {cfg.algorithm} on {cfg.env_id} for {cfg.total_steps:,} steps "
-          f"(seed {cfg.seed}) in {args.run_dir}", flush=True)
+    print(f"training {cfg.agent.kind} agent with {cfg.algorithm} on {cfg.env_id} for {cfg.total_steps:,} "
+          f"steps (seed {cfg.seed}) in {args.run_dir}", flush=True)
     try:
         row = trainer.train(progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -211,8 +219,15 @@ def _demos(args: argparse.Namespace) -> int:
 
 
 def _prior(args: argparse.Namespace) -> int:
-    from belief_rl.priors import (Demonstrations, GPFitConfig, GPPrior, ParametricFitConfig, ParametricPrior,
-                                  save_prior, to_raw_actions)
+    from belief_rl.priors import (
+        Demonstrations,
+        GPFitConfig,
+        GPPrior,
+        ParametricFitConfig,
+        ParametricPrior,
+        save_prior,
+        to_raw_actions,
+    )
 
     demos = Demonstrations.load(args.demos)
     obs = torch.as_tensor(demos.observations, dtype=torch.float32)
@@ -220,13 +235,14 @@ def _prior(args: argparse.Namespace) -> int:
     raw = to_raw_actions(torch.as_tensor(demos.actions, dtype=torch.float32), low, high)
     start = time.perf_counter()
     if args.kind == "gp":
-        options = {k: v for k, v in (("iterations", args.iterations), ("max_exact_points", args.max_exact_points))
+        options = {k: v for k, v in (("iterations", args.iterations),
+                                     ("max_exact_points", args.max_exact_points))
                    if v is not None}
         prior = GPPrior.fit(obs, raw, low, high, GPFitConfig(kernel=args.kernel, seed=args.seed, **options))
     else:
         options = {"epochs": args.epochs} if args.epochs is not None else {}
-        prior = ParametricPrior.fit(obs, raw, low, high, ParametricFitConfig(min_std=args.min_std, seed=args.seed,
-                                                                             **options))
+        prior = ParametricPrior.fit(obs, raw, low, high,
+                                    ParametricFitConfig(min_std=args.min_std, seed=args.seed, **options))
     seconds = time.perf_counter() - start
     save_prior(args.output, prior, {"env_id": demos.env_id, "demos": str(args.demos), "num_points": len(obs),
                                     "fit_seconds": seconds})
@@ -240,7 +256,8 @@ def _list(args: argparse.Namespace) -> int:
     if args.what == "envs":
         for env_id in envs.registered_ids():
             family = family_of(env_id)
-            print(f"{env_id:38} {family.name:11} preset {preset_for_env(env_id) or '-':22} {family.description}")
+            print(f"{env_id:38} {family.name:11} preset {preset_for_env(env_id) or '-':22} "
+                  f"{family.description}")
         print("(any other registered gymnasium id that meets the environment contract works too)")
     elif args.what == "presets":
         for name, preset in PRESETS.items():
@@ -263,8 +280,8 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior,
-             "list": _list, "config": _config}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos,
+             "prior": _prior, "list": _list, "config": _config}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,32 +36,39 @@ def _require(condition: bool, message: str) -> None:
 class AgentConfig:
     """Architecture of an agent (see :mod:`belief_rl.agents`)."""
 
-    kind: str = setting("belief", "agent: belief (belief network + policy), rnn (RL²) or aux_head (RL² + task head)")
+    kind: str = setting("belief", "agent: belief (belief network + policy), rnn (RL²) or aux_head "
+                                  "(RL² + task head)")
     cell: str = setting("gru", "recurrent cell: gru or lstm")
     hidden_size: int = setting(128, "recurrent state size (belief network or RL² torso)")
     embed_dim: int = setting(128, "size of the input embedding before the recurrent cell")
     latent_dim: int = setting(64, "belief agent: size of the bottleneck embedding z")
     ib_beta: float = setting(0.0, "weight β of the bottleneck's KL(q(z|h) ‖ N(0, I)); 0 removes its pressure")
     task_loss_coef: float = setting(1.0, "weight of the task-prediction loss −log q(task | history)")
-    task_grid_bins: int = setting(0, "> 0: believe a bounded real task (e.g. the Semicircle goal) as a histogram "
-                                     "over a grid of this many cells per dimension, not a diagonal Gaussian")
-    policy_input: str = setting("posterior", "belief agent: what the policy reads, posterior (the task head's "
-                                             "parameters) or embedding (z)")
+    task_grid_bins: int = setting(0, "> 0: believe a bounded real task (e.g. the Semicircle goal) as a "
+                                     "histogram over a grid of this many cells per dimension, not a "
+                                     "diagonal Gaussian")
+    policy_input: str = setting("posterior", "belief agent: what the policy reads, posterior (the task "
+                                             "head's parameters) or embedding (z)")
     rl_grad_into_belief: bool = setting(False, "belief agent: let RL gradients train the belief network too")
-    policy_head: str = setting("mlp", "belief agent: mlp over the flat belief, or componentwise (one shared scorer "
-                                      "per belief component; needs one component per discrete action)")
+    policy_head: str = setting("mlp", "belief agent: mlp over the flat belief, or componentwise (one shared "
+                                      "scorer per belief component; needs one component per discrete action)")
     policy_hidden: tuple[int, ...] = setting((256, 256), "hidden layer sizes of the actor and critic MLPs")
     policy_memory: int = setting(0, "belief agent: > 0 puts a recurrent core of this size, trained by RL, "
-                                    "between the belief and the heads, so the policy can remember its own search")
-    memory_skip: bool = setting(False, "with policy_memory: the heads also read (belief, observation) directly")
+                                    "between the belief and the heads, so the policy can "
+                                    "remember its own search")
+    memory_skip: bool = setting(False, "with policy_memory: the heads also read "
+                                       "(belief, observation) directly")
     belief_dropout: float = setting(0.0, "with policy_memory, SVG(0) only: probability that a replayed "
-                                         "meta-episode reaches the memory with the prior belief at every step")
+                                         "meta-episode reaches the memory with the prior "
+                                         "belief at every step")
     time_scale: float = setting(0.0, "> 0: each input also holds t / time_scale (t = steps into the "
-                                     "meta-episode), which feed-forward critics need to value finite meta-episodes")
+                                     "meta-episode), which feed-forward critics need to value "
+                                     "finite meta-episodes")
 
     def __post_init__(self) -> None:
         self.policy_hidden = tuple(int(h) for h in self.policy_hidden)
-        _require(self.kind in AGENT_KINDS, f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
+        _require(self.kind in AGENT_KINDS,
+                 f"unknown agent {self.kind!r}; choose one of {', '.join(AGENT_KINDS)}")
         _require(self.cell in ("gru", "lstm"), f"unknown recurrent cell {self.cell!r}; choose gru or lstm")
         for name in ("hidden_size", "embed_dim", "latent_dim"):
             _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
@@ -77,7 +84,8 @@ class AgentConfig:
         _require(self.policy_memory or not self.belief_dropout, "belief_dropout needs policy_memory > 0")
         _require(not (self.policy_memory and self.policy_head == "componentwise"),
                  "policy_memory needs policy_head 'mlp' (the componentwise head reads the belief directly)")
-        _require(all(h > 0 for h in self.policy_hidden), f"policy_hidden sizes must be positive: {self.policy_hidden}")
+        _require(all(h > 0 for h in self.policy_hidden),
+                 f"policy_hidden sizes must be positive: {self.policy_hidden}")
         _require(self.task_grid_bins == 0 or self.task_grid_bins >= 2,
                  f"task_grid_bins must be 0 (Gaussian belief) or >= 2, got {self.task_grid_bins}")
         _require(self.time_scale >= 0, f"time_scale must be >= 0, got {self.time_scale}")
@@ -116,18 +124,22 @@ class PPOConfig:
 
 @dataclass
 class SVGConfig:
-    """Off-policy SVG(0) with Retrace(λ) targets over replayed meta-episodes (see :mod:`belief_rl.algorithms.svg0`)."""
+    """Off-policy SVG(0) with Retrace(λ) targets over replayed meta-episodes
+    (see :mod:`belief_rl.algorithms.svg0`)."""
 
     num_envs: int = setting(16, "meta-episodes collected per iteration")
     replay_capacity: int = setting(1000, "meta-episodes kept in replay")
     batch_size: int = setting(16, "meta-episodes per gradient step")
     updates_per_rollout: int = setting(8, "gradient steps per iteration (the replay ratio)")
-    belief_updates_per_rollout: int = setting(0, "extra steps per iteration on the belief network's own losses "
-                                                 "(task NLL + bottleneck), each on a fresh replayed batch")
+    belief_updates_per_rollout: int = setting(0, "extra steps per iteration on the belief network's own "
+                                                 "losses (task NLL + bottleneck), each on a "
+                                                 "fresh replayed batch")
     belief_histories: str = setting("own", "what those steps train on: own (the agent's replay) or explorer "
                                            "(meta-episodes of the env's scripted explorer on training tasks)")
-    belief_history_pool: int = setting(256, "scripted explorer meta-episodes collected for belief_histories=explorer")
-    info_gain_coef: float = setting(0.0, "η > 0: reward also gains η·(drop of the entropy of the task belief)")
+    belief_history_pool: int = setting(256, "scripted explorer meta-episodes collected for "
+                                            "belief_histories=explorer")
+    info_gain_coef: float = setting(0.0, "η > 0: reward also gains η·(drop of the entropy of "
+                                         "the task belief)")
     actor_grad_into_torso: bool = setting(False, "the actor's loss also trains the recurrent torso or policy "
                                                  "memory, through the reparameterized action only")
     warmup_episodes: int = setting(64, "meta-episodes collected before the first gradient step")
@@ -142,10 +154,11 @@ class SVGConfig:
     auto_alpha: bool = setting(True, "tune α so the regularizer's penalty meets its target")
     target_entropy: float | None = setting(None, "entropy target of auto_alpha; none: −(action dimensions)")
     max_grad_norm: float = setting(10.0, "gradient clipping norm (per gradient group)")
-    prior: str = setting("", "behavioral prior file (belief-rl prior fit): the regularizer becomes α·KL(π ‖ π0)")
+    prior: str = setting("", "behavioral prior file (belief-rl prior fit): the regularizer "
+                             "becomes α·KL(π ‖ π0)")
     target_kl: float = setting(1.0, "with a prior and auto_alpha: the KL that α holds")
-    penalty_in_target: bool = setting(True, "α·penalty also enters the soft Bellman target (soft Q-learning); "
-                                            "off: only the actor loss")
+    penalty_in_target: bool = setting(True, "α·penalty also enters the soft Bellman target (soft "
+                                            "Q-learning); off: only the actor loss")
 
     def __post_init__(self) -> None:
         _require(self.target_kl > 0, f"target_kl must be positive, got {self.target_kl}")
@@ -157,22 +170,27 @@ class SVGConfig:
         _require(self.belief_histories in ("own", "explorer"),
                  f"belief_histories must be 'own' or 'explorer', got {self.belief_histories!r}")
         _require(self.belief_histories == "own" or self.belief_updates_per_rollout > 0,
-                 "belief_histories='explorer' trains the belief in its extra steps: set belief_updates_per_rollout > 0")
+                 "belief_histories='explorer' trains the belief in its extra steps: set "
+                 "belief_updates_per_rollout > 0")
         _require(self.info_gain_coef >= 0, f"info_gain_coef must be >= 0, got {self.info_gain_coef}")
-        _require(self.belief_history_pool > 0, f"belief_history_pool must be positive, got {self.belief_history_pool}")
+        _require(self.belief_history_pool > 0,
+                 f"belief_history_pool must be positive, got {self.belief_history_pool}")
         _require(self.warmup_episodes <= self.replay_capacity,
-                 f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity ({self.replay_capacity})")
+                 f"warmup_episodes ({self.warmup_episodes}) cannot exceed replay_capacity "
+                 f"({self.replay_capacity})")
         for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha", "max_grad_norm"):
             _require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         _require(0 < self.gamma <= 1, f"gamma must be in (0, 1], got {self.gamma}")
-        _require(0 <= self.retrace_lambda <= 1, f"retrace_lambda must be in [0, 1], got {self.retrace_lambda}")
+        _require(0 <= self.retrace_lambda <= 1,
+                 f"retrace_lambda must be in [0, 1], got {self.retrace_lambda}")
         _require(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
 
 @dataclass
 class TrainConfig:
     """One training run: environment, agent, learner, budget and bookkeeping."""
 
-    env_id: str = setting("belief_rl/Bandit-v0", "gymnasium id of an environment meeting the belief_rl contract")
+    env_id: str = setting("belief_rl/Bandit-v0", "gymnasium id of an environment meeting the "
+                                                 "belief_rl contract")
     env_kwargs: dict[str, Any] = setting({}, "constructor arguments overriding the registered ones "
                                              "(e.g. num_tasks for a finite task set)")
     algorithm: str = setting("ppo", "learner: ppo (recurrent PPO) or svg0 (off-policy SVG(0) with Retrace)")
@@ -183,7 +201,8 @@ class TrainConfig:
     seed: int = setting(0, "training seed (network initialization, sampling, training tasks)")
     num_threads: int = setting(2, "torch CPU threads")
     checkpoint_every: int = setting(20, "updates between checkpoints")
-    checkpoint_seconds: float = setting(120.0, "also checkpoint once this many seconds passed since the last one")
+    checkpoint_seconds: float = setting(120.0, "also checkpoint once this many seconds passed "
+                                               "since the last one")
     eval_tasks: int = setting(2000, "held-out tasks of the periodic evaluation logged during training")
     eval_every: int = setting(25, "updates between periodic evaluations")
     eval_deterministic: bool = setting(False, "periodic evaluations act with each action distribution's mode")
@@ -195,11 +214,13 @@ class TrainConfig:
             self.ppo = PPOConfig(**self.ppo)
         if isinstance(self.svg0, dict):
             self.svg0 = SVGConfig(**self.svg0)
-        _require(self.algorithm in ALGORITHMS, f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        _require(self.algorithm in ALGORITHMS,
+                 f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         _require(self.total_steps > 0, f"total steps must be positive, got {self.total_steps}")
         _require(self.num_threads > 0, f"num_threads must be positive, got {self.num_threads}")
         _require(self.checkpoint_every > 0, f"checkpoint_every must be positive, got {self.checkpoint_every}")
-        _require(self.checkpoint_seconds > 0, f"checkpoint_seconds must be positive, got {self.checkpoint_seconds}")
+        _require(self.checkpoint_seconds > 0,
+                 f"checkpoint_seconds must be positive, got {self.checkpoint_seconds}")
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
         _require(not self.svg0.prior or self.algorithm == "svg0",
                  "a behavioral prior (KL regularization) needs --algorithm svg0")
@@ -207,15 +228,16 @@ class TrainConfig:
                  "svg0.belief_updates_per_rollout needs --algorithm svg0")
         _require(not self.svg0.belief_updates_per_rollout or (self.agent.kind == "belief"
                                                               and not self.agent.rl_grad_into_belief),
-                 "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from RL "
-                 "(agent.rl_grad_into_belief=false)")
+                 "svg0.belief_updates_per_rollout needs the belief agent with its belief trained apart from "
+                 "RL (agent.rl_grad_into_belief=false)")
         _require(not self.agent.belief_dropout or self.algorithm == "svg0",
-                 "agent.belief_dropout hides the belief from replayed meta-episodes: it needs --algorithm svg0")
+                 "agent.belief_dropout hides the belief from replayed meta-episodes: it needs "
+                 "--algorithm svg0")
 
         has_task_head = self.agent.kind in ("belief", "aux_head")
         _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and has_task_head),
-                 "svg0.info_gain_coef rewards the gain of a task belief: it needs --algorithm svg0 and the belief "
-                 "or aux_head agent")
+                 "svg0.info_gain_coef rewards the gain of a task belief: it needs --algorithm svg0 and the "
+                 "belief or aux_head agent")
 
     @property
     def num_envs(self) -> int:
@@ -237,8 +259,8 @@ SECTIONS: dict[str, type] = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVG
 
 
 def coerce(text: str, annotation: Any) -> Any:
-    """Parse a ``--set`` value as the field type ``annotation`` (bool, int, float, str, tuple, optional, union);
-    raises ValueError if it is not one."""
+    """Parse a ``--set`` value as the field type ``annotation`` (bool, int, float, str, tuple, optional,
+    union); raises ValueError if it is not one."""
     text = text.strip()
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
@@ -311,5 +333,6 @@ def describe(cls: type, values: Any | None = None) -> list[tuple[str, str, str, 
             rows += [(f"{f.name}.{name}", *rest) for name, *rest in describe(SECTIONS[f.name], value)]
             continue
         kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
-        rows.append((f.name, kind.replace("typing.", ""), json.dumps(value, default=list), f.metadata.get("help", "")))
+        rows.append((f.name, kind.replace("typing.", ""), json.dumps(value, default=list),
+                     f.metadata.get("help", "")))
     return rows

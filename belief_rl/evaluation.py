@@ -55,7 +55,8 @@ def held_out_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def seeded_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int, deterministic: bool = False) -> Rollout:
+def seeded_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int,
+                   deterministic: bool = False) -> Rollout:
     """:func:`collect_rollout` with the agent's sampling noise seeded by ``seed`` too, so that an evaluation
     repeats exactly; the global torch RNG (a training run's stream) is left as it was."""
     with torch.random.fork_rng(devices=[]):
@@ -77,7 +78,8 @@ def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_ta
         env = envs.make_vector_env(env_id, size, **held_out_kwargs(env_kwargs))
         rollout = seeded_rollout(env, agent, seed, deterministic)
         returns.append(rollout.returns())
-        kl = bandit_belief_kl(agent, rollout) if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask) else None
+        kl = (bandit_belief_kl(agent, rollout)
+              if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask) else None)
         if kl is not None:  # agents without a task head have no belief to score
             kls.append(kl * size)
         env.close()
@@ -110,8 +112,8 @@ def evaluate_strategies(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
     probe.close()
     if not is_bandit:
         raise ValueError(f"the classical bandit strategies do not apply to {env_id}")
-    return bandit_reference_returns(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs),
-                                    names, CHUNK_SIZE)
+    return bandit_reference_returns(env_id, num_tasks, evaluation_base_seed(eval_seed),
+                                    held_out_kwargs(env_kwargs), names, CHUNK_SIZE)
 
 
 def evaluate_references(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
@@ -138,14 +140,16 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministi
     evaluation = evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed, deterministic,
                                 with_belief_kl=True)
     results: dict[str, Any] = {
-        "env_id": config.env_id, "env_kwargs": config.env_kwargs, "num_tasks": num_tasks, "eval_seed": eval_seed,
+        "env_id": config.env_id, "env_kwargs": config.env_kwargs,
+        "num_tasks": num_tasks, "eval_seed": eval_seed,
         "agent": {"kind": config.agent.kind, "algorithm": config.algorithm, "seed": config.seed,
                   "trained_steps": payload["global_step"], "deterministic": deterministic,
                   **summarize(evaluation.returns)},
         "strategies": {},
     }
     if evaluation.belief_kl is not None:
-        results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(), "mean": float(evaluation.belief_kl.mean())}
+        results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(),
+                                "mean": float(evaluation.belief_kl.mean())}
     results["strategies"] = evaluate_references(config.env_id, config.env_kwargs, num_tasks, eval_seed)
     results["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     run_dir = Path(run_dir)
@@ -167,5 +171,6 @@ def format_results(results: dict[str, Any]) -> str:
              f"{results['eval_seed']})", f"{'':{width}}   mean  ± s.e."]
     lines += [f"{name:{width}}  {r['mean']:6.2f} ± {r['stderr']:.2f}" for name, r in rows]
     if "belief_kl" in results:
-        lines.append(f"belief KL(exact posterior ‖ learned), mean per arm and step: {results['belief_kl']['mean']:.4f}")
+        lines.append("belief KL(exact posterior ‖ learned), mean per arm and step: "
+                     f"{results['belief_kl']['mean']:.4f}")
     return "\n".join(lines)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from belief_rl.config import TrainConfig
-from belief_rl.stats import mean_stderr
 from belief_rl.runs import CONFIG_NAME
+from belief_rl.stats import mean_stderr
 from belief_rl.training import Trainer
 
 
@@ -40,7 +40,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, str]]:
 def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(environment steps, held-out return)`` at the updates that evaluated."""
     rows = [r for r in read_metrics(run_dir) if r["eval_return"] not in ("", "nan")]
-    return np.array([float(r["global_step"]) for r in rows]), np.array([float(r["eval_return"]) for r in rows])
+    return (np.array([float(r["global_step"]) for r in rows]),
+            np.array([float(r["eval_return"]) for r in rows]))
 
 
 def mean_curve(run_dirs: list[Path]) -> dict[str, list[float]]:
@@ -73,11 +74,13 @@ def committed_env_summaries(path: Path) -> dict[str, dict]:
 
 
 def merge_env_summaries(previous_path: Path, summaries: dict[str, dict]) -> dict[str, dict]:
-    """``summaries`` laid over the ``"envs"`` of the JSON at ``previous_path``: an empty summary keeps the old one.
+    """``summaries`` laid over the ``"envs"`` of the JSON at ``previous_path``: an empty summary
+    keeps the old one.
 
     Run directories are not committed, so summarizing one env's runs must not erase another env's results.
     """
     previous = committed_env_summaries(previous_path)
     merged = {env_id: summary for env_id, summary in previous.items() if summary}
-    merged.update({env_id: summary for env_id, summary in summaries.items() if summary or env_id not in merged})
+    merged.update({env_id: summary for env_id, summary in summaries.items()
+                   if summary or env_id not in merged})
     return merged

@@ -91,7 +91,8 @@ def _reacher_references() -> ReferenceEvaluator:
 
 
 FAMILIES: dict[str, EnvFamily] = {
-    "bandit": EnvFamily("bandit", preset=lambda kwargs: "full", references=_bandit_references, eval_tasks=10_000,
+    "bandit": EnvFamily("bandit", preset=lambda kwargs: "full", references=_bandit_references,
+                        eval_tasks=10_000,
                         description="Bernoulli bandits, p ~ U(0, 1)^K; classical strategies as references"),
     # A fixed goal is a single task (the behavioral-prior study), with a preset of its own.
     "semicircle": EnvFamily("semicircle",
@@ -102,7 +103,8 @@ FAMILIES: dict[str, EnvFamily] = {
     # Belief dropout helps on the 2x2 pad and hurts on larger ones.
     "numpad": EnvFamily("numpad", preset=lambda kw: "numpad-2x2" if kw.get("size") == 2 else "numpad",
                         experts=_numpad_experts, references=_numpad_references,
-                        description="MuJoCo ball pressing a hidden pad sequence; scripted oracle and explorer"),
+                        description="MuJoCo ball pressing a hidden pad sequence; "
+                                    "scripted oracle and explorer"),
     "reacher": EnvFamily("reacher", preset=lambda kwargs: "reacher", experts=_reacher_experts,
                          references=_reacher_references, eval_tasks=1_000,
                          description="gymnasium's Reacher-v5 (single task); scripted expert"),
@@ -119,7 +121,8 @@ def family_of(env_id: str) -> EnvFamily:
 
 
 def preset_for_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str | None:
-    """The preset of ``env_id``'s family for its registered kwargs updated with ``env_kwargs`` (None: none)."""
+    """The preset of ``env_id``'s family for its registered kwargs updated with
+    ``env_kwargs`` (None: none)."""
     family = family_of(env_id)
     if family is GENERIC:
         return None
@@ -127,7 +130,8 @@ def preset_for_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str
 
 
 def scripted_experts(env_id: str) -> dict[str, ExpertFactory]:
-    """The scripted policies that can demonstrate ``env_id``: ``{"oracle": ..., "scripted": ...}`` or ``{}``."""
+    """The scripted policies that can demonstrate ``env_id``:
+    ``{"oracle": ..., "scripted": ...}`` or ``{}``."""
     return family_of(env_id).experts()
 
 

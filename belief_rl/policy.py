@@ -1,4 +1,5 @@
-"""A trained agent as a policy for gymnasium environments: :func:`load` a run, then ``reset``, ``act``, ``belief``.
+"""A trained agent as a policy for gymnasium environments: :func:`load` a run, then ``reset``,
+``act``, ``belief``.
 
 The agent reads the whole history (observation, previous action, previous reward, episode-boundary flag),
 carries a recurrent state, and, for agents with a task head, a belief ``q(task | history)``. :class:`Policy`
@@ -86,7 +87,8 @@ class Policy:
         if reward is not None:
             reward_t = torch.as_tensor(np.asarray(reward, dtype=np.float32)).reshape(self._num_envs)
             self._prev_reward = torch.where(self._fresh, torch.zeros(()), reward_t)
-        inputs = self.agent.encode_inputs(obs_t, self._prev_action, self._prev_reward, boundary.float(), self._step)
+        inputs = self.agent.encode_inputs(obs_t, self._prev_action, self._prev_reward, boundary.float(),
+                                          self._step)
         out, self._state = self.agent.act(inputs, self._state, deterministic)
         self._prev_action = out.action
         self._step += 1

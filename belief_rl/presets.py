@@ -30,9 +30,9 @@ _BELIEF = {"policy_head": "componentwise", "policy_hidden": (32, 32)}
 # (seed 0, ~0.6 M steps each, see docs/meta_rl.md): a replay ratio of 16 roughly doubles the return at equal
 # environment steps over 8 (at twice the compute per step); a small starting temperature with a
 # fast-adapting α (per-step Q differences are small, one step moves 0.1, so α = 0.1 keeps the
-# policy near uniform for hundreds of thousands of steps); γ = 0.9, because finding the goal pays within the episode
-# and what carries over to later episodes is the belief, not a long-horizon value (γ = 0.95
-# and 0.99 learned more slowly); τ = 0.02 (0.005 propagated values too slowly).
+# policy near uniform for hundreds of thousands of steps); γ = 0.9, because finding the goal pays within the
+# episode and what carries over to later episodes is the belief, not a long-horizon value (γ = 0.95 and 0.99
+# learned more slowly); τ = 0.02 (0.005 propagated values too slowly).
 _SVG0 = {"num_envs": 16, "batch_size": 16, "updates_per_rollout": 16, "actor_lr": 1e-3, "critic_lr": 1e-3,
          "init_alpha": 0.01, "alpha_lr": 1e-3, "gamma": 0.9, "tau": 0.02}
 # The time feature lets feed-forward critics on the belief value the finite meta-episode.
@@ -44,16 +44,19 @@ _CONTROL_AGENT = {"hidden_size": 64, "embed_dim": 64, "latent_dim": 32, "policy_
 _CONTROL_BELIEF = {"policy_memory": 64}
 _META_RL = {"algorithm": "svg0", "total_steps": 1_200_000, "eval_every": 10, "eval_tasks": 200, "svg0": _SVG0,
             "agent": _CONTROL_AGENT}
-# On NumPad-2x2 (24 sequences) the memory can learn the search by itself, and hiding the belief from half of the
-# replayed meta-episodes makes it do so: fewer seeds farm the first pad (70.0 against 65.0 over five seeds). On
-# 3×3/L=4 the same setting costs more than half the return (12.3 against 27.2), so it stays off there – see docs/meta_rl.md.
+# On NumPad-2x2 (24 sequences) the memory can learn the search by itself, and hiding the belief from half of
+# the replayed meta-episodes makes it do so: fewer seeds farm the first pad (70.0 against 65.0 over five
+# seeds). On 3×3/L=4 the same setting costs more than half the return (12.3 against 27.2), so it stays off
+# there – see docs/meta_rl.md.
 _NUMPAD_2X2_BELIEF = {**_CONTROL_BELIEF, "belief_dropout": 0.5}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # About five minutes on 2 CPU cores: the README's demo.
-    "quick": {"total_steps": 3_000_000, "eval_every": 10, "ppo": _PPO, "agent_overrides": {"belief": _BELIEF}},
+    "quick": {"total_steps": 3_000_000, "eval_every": 10, "ppo": _PPO,
+              "agent_overrides": {"belief": _BELIEF}},
     # The benchmark setting (analysis/bandit_benchmark.py).
-    "full": {"total_steps": 10_000_000, "eval_every": 10, "ppo": _PPO, "agent_overrides": {"belief": _BELIEF}},
+    "full": {"total_steps": 10_000_000, "eval_every": 10, "ppo": _PPO,
+             "agent_overrides": {"belief": _BELIEF}},
     # The meta-RL benchmark settings (analysis/meta_rl_benchmark.py).
     "semicircle": {**_META_RL, "agent_overrides": {"belief": _CONTROL_BELIEF}},
     "numpad": {**_META_RL, "agent_overrides": {"belief": _CONTROL_BELIEF}},
@@ -67,8 +70,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                               "agent": _CONTROL_AGENT},
     # gymnasium's Reacher-v5 (50-step episodes, dense reward) for the behavioral-prior study
     # (analysis/prior_learning_curves.py); not tuned beyond the Semicircle settings.
-    "reacher": {"algorithm": "svg0", "total_steps": 100_000, "eval_every": 5, "eval_tasks": 100, "eval_deterministic": True,
-                "svg0": {**_SVG0, "gamma": 0.95, "updates_per_rollout": 8}, "agent": {**_CONTROL_AGENT, "time_scale": 0.0}},
+    "reacher": {"algorithm": "svg0", "total_steps": 100_000, "eval_every": 5, "eval_tasks": 100,
+                "eval_deterministic": True, "svg0": {**_SVG0, "gamma": 0.95, "updates_per_rollout": 8},
+                "agent": {**_CONTROL_AGENT, "time_scale": 0.0}},
 }
 
 

@@ -1,8 +1,8 @@
 """Run directories: the stored config, and building or loading the agent and learner a config describes.
 
-A run directory holds ``config.json`` (the :class:`~belief_rl.config.TrainConfig`, plus the package version and
-git commit that wrote it), ``checkpoint.pt`` (see :mod:`belief_rl.checkpoint`), ``metrics.csv`` and TensorBoard
-events under ``tensorboard/``.
+A run directory holds ``config.json`` (the :class:`~belief_rl.config.TrainConfig`, plus the package version
+and git commit that wrote it), ``checkpoint.pt`` (see :mod:`belief_rl.checkpoint`), ``metrics.csv`` and
+TensorBoard events under ``tensorboard/``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def git_commit() -> str | None:
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:
     """Atomically write ``config.json`` with the package version and git commit that wrote it."""
-    data = {**config.to_dict(), PROVENANCE_KEY: {"belief_rl_version": __version__, "git_commit": git_commit()}}
+    data = {**config.to_dict(),
+            PROVENANCE_KEY: {"belief_rl_version": __version__, "git_commit": git_commit()}}
     atomic_write_bytes(Path(run_dir) / CONFIG_NAME, json.dumps(data, indent=2).encode())
 
 

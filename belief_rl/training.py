@@ -2,20 +2,19 @@
 
 A run directory (see :mod:`belief_rl.runs`) holds ``config.json``, ``metrics.csv``, TensorBoard events under
 ``tensorboard/`` and ``checkpoint.pt``. Checkpoints are written atomically every ``checkpoint_every`` updates,
-every ``checkpoint_seconds`` of training, at the end, and when the run is interrupted (Ctrl-C or SIGTERM: after
-the update under way), and they carry every random state, so ``resume`` continues exactly where the last
+every ``checkpoint_seconds`` of training, at the end, and when the run is interrupted (Ctrl-C or SIGTERM:
+after the update under way), and they carry every random state, so ``resume`` continues exactly where the last
 checkpoint stopped. A run killed before its first checkpoint resumes by starting afresh from its config.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import shutil
 
 import torch
 from tqdm import tqdm
@@ -63,7 +62,8 @@ class Trainer:
         """Start a new run in ``run_dir`` (which must not hold one already)."""
         run_dir = Path(run_dir)
         if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / CONFIG_NAME).exists():
-            raise RunExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+            raise RunExistsError(f"{run_dir} already holds a run; pass --resume to continue it "
+                                 "or choose another --run-dir")
         trainer = cls(config, run_dir)
         write_config(run_dir, config)
         return trainer
@@ -105,7 +105,8 @@ class Trainer:
             torch.set_rng_state(payload["torch_rng"])
             self.generator.set_state(payload["generator"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"checkpoint in {self.run_dir} does not match its config ({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(f"checkpoint in {self.run_dir} does not match its config "
+                                  f"({str(exc).splitlines()[0]})") from None
 
     def save(self) -> None:
         """Atomically write the checkpoint."""
@@ -149,7 +150,8 @@ class Trainer:
             logger.close()
             self.env.close()
         if stop.requested:
-            print(f"interrupted: checkpoint saved at step {self.global_step}; continue with --resume", file=sys.stderr)
+            print(f"interrupted: checkpoint saved at step {self.global_step}; continue with --resume",
+                  file=sys.stderr)
             raise KeyboardInterrupt
         return row
 
@@ -165,7 +167,8 @@ class Trainer:
         eval_return = float("nan")  # logged only on updates that evaluate, so curves show real points
         if self.update % cfg.eval_every == 0 or self.global_step >= cfg.total_steps:
             returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks,
-                                     eval_seed=MONITOR_EVAL_SEED, deterministic=cfg.eval_deterministic).returns
+                                     eval_seed=MONITOR_EVAL_SEED,
+                                     deterministic=cfg.eval_deterministic).returns
             self.last_eval = eval_return = float(returns.mean())
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),
@@ -194,8 +197,9 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Tr
 
 
 class _StopRequest:
-    """SIGINT / SIGTERM handler. The first signal lets the current update finish, be logged and checkpointed (an
-    update cut in half would leave the weights and optimizer between two checkpoints); a second stops at once."""
+    """SIGINT / SIGTERM handler. The first signal lets the current update finish, be logged and checkpointed
+    (an update cut in half would leave the weights and optimizer between two checkpoints); a second stops at
+    once."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -204,4 +208,5 @@ class _StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("stopping after the update under way (interrupt again to stop at once)", file=sys.stderr, flush=True)
+        print("stopping after the update under way (interrupt again to stop at once)", file=sys.stderr,
+              flush=True)

@@ -8,9 +8,8 @@ the module that registers it, ``"my_package.envs:MyEnv-v0"``: the module is impo
 
 from __future__ import annotations
 
-from typing import Any
-
 import importlib
+from typing import Any
 
 import gymnasium
 
@@ -65,7 +64,8 @@ _REGISTRY: dict[str, tuple[tuple[str, str, str], dict[str, Any]]] = {
 for _env_id, ((_family, _entry, _vector_entry), _kwargs) in _REGISTRY.items():
     # Re-imports (e.g. importlib.reload) would otherwise make gymnasium warn about overriding.
     if _env_id not in gymnasium.registry:
-        gymnasium.register(id=_env_id, entry_point=_entry, vector_entry_point=_vector_entry, kwargs=dict(_kwargs))
+        gymnasium.register(id=_env_id, entry_point=_entry, vector_entry_point=_vector_entry,
+                           kwargs=dict(_kwargs))
 
 
 def registered_ids() -> list[str]:
@@ -87,7 +87,8 @@ def resolve_id(env_id: str) -> str:
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise ValueError(f"cannot import {module!r}, the module of environment {env_id!r} ({exc})") from None
+            raise ValueError(f"cannot import {module!r}, the module of environment "
+                             f"{env_id!r} ({exc})") from None
     if bare_id not in gymnasium.registry:
         hint = f"known belief_rl ids: {', '.join(registered_ids())}"
         if not module:
@@ -133,6 +134,6 @@ def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> gymnasium.vect
     return env
 
 
-__all__ = ["NAMESPACE", "BetaTask", "CategoricalTask", "ContractError", "GaussianTask", "MultiCategoricalTask",
-           "TaskSet", "TaskSpec", "check_contract", "check_id", "env_family", "env_spec_kwargs", "make_env",
-           "make_vector_env", "registered_ids", "resolve_id"]
+__all__ = ["NAMESPACE", "BetaTask", "CategoricalTask", "ContractError", "GaussianTask",
+           "MultiCategoricalTask", "TaskSet", "TaskSpec", "check_contract", "check_id", "env_family",
+           "env_spec_kwargs", "make_env", "make_vector_env", "registered_ids", "resolve_id"]

@@ -18,17 +18,17 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
+
 from belief_rl.envs.task_specs import BetaTask, bandit_task_set
 from belief_rl.envs.vector_base import (
-    VectorSeed,
+    TaskVectorEnv,
     broadcast_task,
     check_num_envs,
     check_task_shape,
-    seed_generators,
     validate_task_set_args,
 )
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
 
 
 def _validate_args(
@@ -135,7 +135,7 @@ class BanditEnv(gymnasium.Env[np.ndarray, int]):
         return self._obs(), reward, terminated, False, {"task": self._p.copy()}
 
 
-class BanditVectorEnv(gymnasium.vector.VectorEnv):
+class BanditVectorEnv(TaskVectorEnv):
     """``num_envs`` independent :class:`BanditEnv` s stepped as numpy arrays.
 
     Sub-env ``i`` owns its own generator and draws at reset exactly what a
@@ -197,6 +197,8 @@ class BanditVectorEnv(gymnasium.vector.VectorEnv):
         return (self._t / self.horizon).astype(np.float32)[:, None]
 
     def _reset_subenvs(self, indices: np.ndarray, tasks: np.ndarray | None) -> None:
+        if self._u is None:
+            self._u = np.empty((self.num_envs, self.horizon), dtype=np.float64)
         # The one loop over sub-envs: each draws from its own generator, in
         # BanditEnv.reset's order, which is what keeps single and batched in step.
         for i in indices:
@@ -209,30 +211,11 @@ class BanditVectorEnv(gymnasium.vector.VectorEnv):
         self._t[indices] = 0
         self._needs_reset[indices] = False
 
-    def reset(
-        self,
-        *,
-        seed: VectorSeed = None,
-        options: dict[str, Any] | None = None,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-env.
+    def _check_tasks(self, task: Any) -> np.ndarray:
+        p = broadcast_task(task, self.num_envs, (self.num_arms,))
+        return _check_task(p, (self.num_envs, self.num_arms))
 
-        Args:
-            seed: An int ``s`` seeds sub-env ``i`` with ``s + i``; a sequence gives
-                one seed (or None) per sub-env; None keeps each sub-env's generator
-                (seeding it from fresh entropy on first use).
-            options: ``{"task": array}`` of shape ``[num_envs, K]`` (or ``[K]`` for
-                all sub-envs) fixes the tasks of this meta-episode.
-        """
-        super().reset(seed=seed_generators(self._rngs, seed))
-        tasks = None
-        if options is not None and "task" in options:
-            p = broadcast_task(options["task"], self.num_envs, (self.num_arms,))
-            tasks = _check_task(p, (self.num_envs, self.num_arms))
-
-        if self._u is None:
-            self._u = np.empty((self.num_envs, self.horizon), dtype=np.float64)
-        self._reset_subenvs(self._rows, tasks)
+    def _reset_result(self) -> tuple[np.ndarray, dict[str, Any]]:
         return self._obs(), {"task": self._p.copy()}
 
     def step(

@@ -52,7 +52,8 @@ def check_contract(env: gymnasium.vector.VectorEnv, env_id: str = "the environme
 
 def _check_task(info: dict[str, Any], spec: TaskSpec, num_envs: int, env_id: str, where: str) -> None:
     if "task" not in info:
-        raise ContractError(f"{env_id} returns no info['task'] from {where}(): the task must be revealed there")
+        raise ContractError(f"{env_id} returns no info['task'] from {where}(): "
+                            "the task must be revealed there")
     task = np.asarray(info["task"])
     if task.shape != (num_envs, *spec.shape):
         raise ContractError(f"{env_id}: info['task'] from {where}() has shape {task.shape[1:]} per env, "

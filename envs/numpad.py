@@ -43,17 +43,17 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
+
 from belief_rl.envs.ball import BallPhysics, ball_arena_xml
 from belief_rl.envs.task_specs import MultiCategoricalTask, TaskSet
 from belief_rl.envs.vector_base import (
-    VectorSeed,
+    TaskVectorEnv,
     check_actions,
     check_num_envs,
-    seed_generators,
     validate_task_set_args,
 )
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
 
 PAD_PITCH = 1.0
 PAD_HALF_SIZE = 0.4
@@ -437,7 +437,7 @@ class NumPadEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self.physics.close()
 
 
-class NumPadVectorEnv(gymnasium.vector.VectorEnv):
+class NumPadVectorEnv(TaskVectorEnv):
     """``num_envs`` :class:`NumPadEnv` s, one ``MjData`` each, stepped in one call.
 
     Sub-env ``i`` draws its task from its own generator exactly as a
@@ -480,33 +480,16 @@ class NumPadVectorEnv(gymnasium.vector.VectorEnv):
         self._core.reset(indices, tasks)
         self._needs_reset[indices] = False
 
-    def reset(
-        self,
-        *,
-        seed: VectorSeed = None,
-        options: dict[str, Any] | None = None,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-env.
+    def _check_tasks(self, task: Any) -> np.ndarray:
+        given = np.asarray(task)
+        if given.ndim == 1:
+            given = np.broadcast_to(given, (self.num_envs, *given.shape))
+        if given.ndim != 2 or given.shape[0] != self.num_envs:
+            raise ValueError(f"options['task'] must have shape ({self.num_envs}, {self.length}) "
+                             f"or ({self.length},), got {np.shape(task)}")
+        return np.stack([self._core.check_task(row) for row in given])
 
-        Args:
-            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env
-                ``i`` gets ``s + i``).
-            options: ``{"task": array}`` of shape ``[num_envs, length]`` (or
-                ``[length]`` for all sub-envs) fixes the sequences of this meta-episode.
-        """
-        super().reset(seed=seed_generators(self._rngs, seed))
-        tasks = None
-        if options is not None and "task" in options:
-            given = np.asarray(options["task"])
-            if given.ndim == 1:
-                given = np.broadcast_to(given, (self.num_envs, *given.shape))
-            if given.ndim != 2 or given.shape[0] != self.num_envs:
-                raise ValueError(f"options['task'] must have shape ({self.num_envs}, {self.length}) "
-                                 f"or ({self.length},), got {np.shape(options['task'])}")
-            tasks = np.stack([self._core.check_task(row) for row in given])
-
-        rows = np.arange(self.num_envs)
-        self._reset_subenvs(rows, tasks)
+    def _reset_result(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._started = True
         return self._core.observations(), {"task": self.tasks, "boundary": np.ones(self.num_envs, dtype=bool)}
 

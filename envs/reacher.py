@@ -14,8 +14,9 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from belief_rl.envs.task_specs import GaussianTask
 from gymnasium.envs.mujoco import reacher_v5
+
+from belief_rl.envs.task_specs import GaussianTask
 
 EPISODE_STEPS = 50  # gymnasium's registration of Reacher-v5
 TASK_SPEC = GaussianTask(2)

@@ -42,18 +42,18 @@ from typing import Any, Protocol
 
 import gymnasium
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
+
 from belief_rl.envs.task_specs import GaussianTask, semicircle_task_set
 from belief_rl.envs.vector_base import (
-    VectorSeed,
+    TaskVectorEnv,
     broadcast_task,
     check_actions,
     check_num_envs,
     check_task_shape,
-    seed_generators,
     validate_task_set_args,
 )
-from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
 
 #: Margin between the semicircle and the walls (or the point's clipping box).
 _ARENA_MARGIN = 0.5
@@ -318,7 +318,7 @@ class _SemicircleEnvBase(_SemicircleCore, gymnasium.Env[np.ndarray, np.ndarray])
         return obs, float(rewards[0]), bool(terminated[0]), False, self._info(bool(boundary[0]))
 
 
-class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
+class _SemicircleVectorEnvBase(_SemicircleCore, TaskVectorEnv):
     """``num_envs`` independent Semicircle envs stepped as numpy arrays.
 
     Autoreset follows gymnasium's ``NEXT_STEP`` mode: the step after a sub-env
@@ -360,26 +360,10 @@ class _SemicircleVectorEnvBase(_SemicircleCore, gymnasium.vector.VectorEnv):
         self._start(indices, goals)
         self._needs_reset[indices] = False
 
-    def reset(
-        self,
-        *,
-        seed: VectorSeed = None,
-        options: dict[str, Any] | None = None,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Reset every sub-env.
+    def _check_tasks(self, task: Any) -> np.ndarray:
+        return _check_goals(broadcast_task(task, self.num_envs, (2,)), (self.num_envs, 2))
 
-        Args:
-            seed: Seeds as in :func:`belief_rl.envs.vector_base.seed_generators` (int ``s``: sub-env
-                ``i`` gets ``s + i``).
-            options: ``{"task": goals}`` of shape ``[num_envs, 2]`` (or ``[2]`` for all
-                sub-envs) fixes the goals of this meta-episode.
-        """
-        goals = None
-        if options is not None and "task" in options:
-            goals = _check_goals(broadcast_task(options["task"], self.num_envs, (2,)), (self.num_envs, 2))
-        # After the goal check, so that a rejected reset leaves the generators alone.
-        super().reset(seed=seed_generators(self._rngs, seed))
-        self._reset_subenvs(np.arange(self.num_envs), goals)
+    def _reset_result(self) -> tuple[np.ndarray, dict[str, Any]]:
         self._started = True
         return self._body.observations(), self._info(np.ones(self.num_envs, dtype=bool))
 

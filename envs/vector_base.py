@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium
 import numpy as np
 from gymnasium.utils import seeding
 
@@ -103,3 +104,41 @@ def check_actions(actions: Any, shape: tuple[int, ...], dtype: type = np.float64
     if np.isnan(a).any():
         raise ValueError("actions must not be NaN")
     return a.astype(np.float64)
+
+
+class TaskVectorEnv(gymnasium.vector.VectorEnv):
+    """The reset every natively batched env shares: check the given tasks, reseed, reset every sub-env.
+
+    Subclasses keep one generator per sub-env in ``_rngs`` and implement ``_check_tasks`` (``options["task"]``
+    as a ``[num_envs, ...]`` array, or a ValueError), ``_reset_subenvs`` (used by autoreset too) and
+    ``_reset_result`` (the observations and info of a fresh meta-episode).
+    """
+
+    _rngs: list[np.random.Generator | None]
+
+    def reset(self, *, seed: VectorSeed = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-env.
+
+        Args:
+            seed: As in :func:`seed_generators`: an int ``s`` seeds sub-env ``i`` with ``s + i``; a sequence
+                gives one seed (or None) per sub-env; None keeps each sub-env's generator.
+            options: ``{"task": array}`` of shape ``[num_envs, *task shape]`` (or one task, for all
+                sub-envs) fixes the tasks of this meta-episode.
+        """
+        tasks = None
+        if options is not None and "task" in options:
+            tasks = self._check_tasks(options["task"])
+        # After the task check, so that a rejected reset leaves the generators alone.
+        super().reset(seed=seed_generators(self._rngs, seed))
+        self._reset_subenvs(np.arange(self.num_envs), tasks)
+        return self._reset_result()
+
+    def _check_tasks(self, task: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _reset_subenvs(self, indices: np.ndarray, tasks: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _reset_result(self) -> tuple[np.ndarray, dict[str, Any]]:
+        raise NotImplementedError

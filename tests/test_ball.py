@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
+
 from belief_rl.envs.ball import BALL_RADIUS, STEP_SPEED, BallPhysics, _has_batch, ball_arena_xml
 
 PADS = [(-0.5, 0.0, 0.4), (0.5, 0.0, 0.4)]

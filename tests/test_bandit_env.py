@@ -8,13 +8,14 @@ import warnings
 import gymnasium
 import numpy as np
 import pytest
-from belief_rl.envs.bandit import BanditEnv, BanditVectorEnv
-from belief_rl.envs.task_specs import BetaTask, TaskSet, bandit_task_set
-from env_checks import assert_matches_sync_vector_env  # tests/ helper
 from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env
 
 from belief_rl import envs
+from belief_rl.envs.bandit import BanditEnv, BanditVectorEnv
+from belief_rl.envs.task_specs import BetaTask, TaskSet, bandit_task_set
+
+from env_checks import assert_matches_sync_vector_env  # tests/ helper
 
 BANDIT_IDS = [i for i in envs.registered_ids() if i.startswith("belief_rl/Bandit")]
 

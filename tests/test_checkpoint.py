@@ -14,7 +14,8 @@ SMALL_AGENT = AgentConfig(hidden_size=32, embed_dim=32, latent_dim=8, policy_hid
 
 
 def small_config(**overrides):
-    base = dict(env_id="belief_rl/Bandit-K5-H10-v0", agent=SMALL_AGENT, ppo=PPOConfig(num_envs=32, num_minibatches=2),
+    base = dict(env_id="belief_rl/Bandit-K5-H10-v0", agent=SMALL_AGENT,
+                ppo=PPOConfig(num_envs=32, num_minibatches=2),
                 total_steps=32 * 10 * 6, checkpoint_every=2, eval_every=3, eval_tasks=64, num_threads=1)
     return TrainConfig(**{**base, **overrides})
 
@@ -61,7 +62,8 @@ def _metrics(run_dir):
 
 # SVG(0) resumes with its replay, target networks and temperature.
 SVG_RUN = dict(env_id="belief_rl/Semicircle-Small-v0", algorithm="svg0", total_steps=40 * 8 * 6,
-               svg0=SVGConfig(num_envs=8, warmup_episodes=8, batch_size=4, updates_per_rollout=2, replay_capacity=32))
+               svg0=SVGConfig(num_envs=8, warmup_episodes=8, batch_size=4, updates_per_rollout=2,
+                              replay_capacity=32))
 
 
 @pytest.mark.parametrize("overrides", [{}, SVG_RUN], ids=["ppo", "svg0"])
@@ -142,12 +144,14 @@ def test_a_crafted_checkpoint_is_refused_and_runs_nothing(tmp_path, capsys):
 
 
 def test_resume_without_a_checkpoint_starts_afresh(tmp_path, capsys):
-    """A run killed before its first checkpoint: --resume restarts it from its config, dropping its metrics."""
+    """A run killed before its first checkpoint: --resume restarts it from its config,
+    dropping its metrics."""
     from belief_rl.cli import main
 
     config = small_config(total_steps=320 * 2)
     Trainer.create(config, tmp_path / "run")  # writes config.json only
-    (tmp_path / "run" / "metrics.csv").write_text("update,global_step\n1,320\n2,640\n3,9")  # a killed run's rows
+    # a killed run's rows
+    (tmp_path / "run" / "metrics.csv").write_text("update,global_step\n1,320\n2,640\n3,9")
     assert main(["train", "--run-dir", str(tmp_path / "run"), "--resume", "--no-progress"]) == 0
     assert "starting it afresh" in capsys.readouterr().err
     with (tmp_path / "run" / "metrics.csv").open() as handle:

@@ -14,7 +14,8 @@ import torch
 from belief_rl.cli import main
 from belief_rl.families import preset_for_env
 
-SMALL = ["--set", "agent.hidden_size=32", "agent.embed_dim=32", "agent.latent_dim=8", "agent.policy_hidden=32",
+SMALL = ["--set",
+         "agent.hidden_size=32", "agent.embed_dim=32", "agent.latent_dim=8", "agent.policy_hidden=32",
          "ppo.num_envs=32", "ppo.num_minibatches=2", "eval_tasks=64", "num_threads=1"]
 
 
@@ -37,13 +38,15 @@ def assert_one_line_error(code, err, fragment):
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.learning_rate=-1"], "learning_rate must be positive"),
     (["train", "--run-dir", "{tmp}/r", "--set", "agent.warp=9"], "unknown setting"),
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.gamma=abc"], "invalid value"),
-    (["train", "--run-dir", "{tmp}/r", "--set", "svg0.target_entropy=abc"], "invalid value for svg0.target_entropy"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "svg0.target_entropy=abc"],
+     "invalid value for svg0.target_entropy"),
     (["train", "--run-dir", "{tmp}/r", "--set", "ppo.num_envs=1.5"], "invalid value for ppo.num_envs"),
     (["train", "--run-dir", "{tmp}/r", "--set", "agent.policy_hidden=32,x"], "invalid value"),
     (["train", "--run-dir", "{tmp}/r", "--set", "agent=3"], "unknown setting"),
     (["config", "show", "--set", "ppo.warp=1"], "unknown setting"),
     (["train", "--run-dir", "{tmp}/r", "--preset", "huge"], "invalid choice"),
-    (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.colour=3"], "unexpected keyword argument 'colour'"),
+    (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.colour=3"],
+     "unexpected keyword argument 'colour'"),
     (["train", "--run-dir", "{tmp}/r", "--set", "env_kwargs.num_arms=1"], "num_arms"),
     (["train", "--agent", "transformer", "--run-dir", "{tmp}/r"], "invalid choice"),
     (["train", "--run-dir", "{tmp}/r", "--resume"], "not a run directory"),
@@ -60,8 +63,8 @@ def test_bad_input_gets_one_line_error(tmp_path, capsys, args, fragment):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "640", "--run-dir", str(run_dir),
-                 "--no-progress", *SMALL])
+    code = main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "640",
+                 "--run-dir", str(run_dir), "--no-progress", *SMALL])
     assert code == 0
     return run_dir
 
@@ -71,7 +74,8 @@ def test_checkpoint_problems_get_one_line_errors(trained_run, tmp_path, capsys):
     assert_one_line_error(code, err, "already holds a run")
     code, _, err = run_cli(["evaluate", trained_run, "--env", "belief_rl/Bandit-v0"], capsys)
     assert_one_line_error(code, err, "was trained on 'belief_rl/Bandit-K5-H10-v0'")
-    code, _, err = run_cli(["train", "--run-dir", trained_run, "--resume", "--env", "belief_rl/Bandit-v0"], capsys)
+    code, _, err = run_cli(["train", "--run-dir", trained_run, "--resume", "--env", "belief_rl/Bandit-v0"],
+                           capsys)
     assert_one_line_error(code, err, "was trained with env")
 
     broken = tmp_path / "broken"
@@ -123,8 +127,8 @@ def _wait_for_rows(run_dir, count, proc, timeout=120):
         time.sleep(0.05)
 
 
-KILL_ARGS = ["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", str(32 * 10 * 40), "--no-progress",
-             *SMALL, "checkpoint_every=4", "eval_every=1000"]
+KILL_ARGS = ["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", str(32 * 10 * 40),
+             "--no-progress", *SMALL, "checkpoint_every=4", "eval_every=1000"]
 
 
 def _checkpoint_update(run_dir):
@@ -192,7 +196,8 @@ def test_presets_give_agent_specific_settings_to_their_agent_only(tmp_path):
     rnn = config("--preset", "quick", "--agent", "rnn")
     assert rnn.agent.policy_head == "mlp" and rnn.ppo.num_envs == 512
     # Explicit flags and --set win over the preset.
-    custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp", "ppo.num_envs=64")
+    custom = config("--preset", "full", "--total-steps", "1000", "--set", "agent.policy_head=mlp",
+                    "ppo.num_envs=64")
     assert (custom.total_steps, custom.agent.policy_head, custom.ppo.num_envs) == (1000, "mlp", 64)
     # On the meta-RL presets only the belief agent gets a policy memory (the RNN agent's torso is one).
     for preset in ("semicircle", "numpad", "numpad-2x2"):
@@ -201,7 +206,8 @@ def test_presets_give_agent_specific_settings_to_their_agent_only(tmp_path):
     # Belief dropout only on the 2×2 pad, the benchmark preset of its env only.
     assert config("--preset", "numpad-2x2", "--agent", "belief").agent.belief_dropout == 0.5
     assert config("--preset", "numpad", "--agent", "belief").agent.belief_dropout == 0.0
-    assert [preset_for_env(f"belief_rl/{name}") for name in ("NumPad-2x2-L3-v0", "NumPad-3x3-L4-v0", "NumPad-v0")] == [
+    assert [preset_for_env(f"belief_rl/{name}")
+            for name in ("NumPad-2x2-L3-v0", "NumPad-3x3-L4-v0", "NumPad-v0")] == [
         "numpad-2x2", "numpad", "numpad"]
 
 
@@ -226,7 +232,8 @@ def test_training_logs_csv_and_tensorboard_events(trained_run):
 
     rows = _rows(trained_run)
     assert [int(r["update"]) for r in rows] == list(range(1, len(rows) + 1))
-    assert {"global_step", "steps_per_sec", "train_return", "eval_return", "task_nll", "policy_loss"} <= rows[0].keys()
+    assert ({"global_step", "steps_per_sec", "train_return", "eval_return", "task_nll", "policy_loss"}
+            <= rows[0].keys())
     events = EventAccumulator(str(trained_run / "tensorboard"))
     events.Reload()
     assert {"train_return", "task_nll", "steps_per_sec"} <= set(events.Tags()["scalars"])
@@ -238,7 +245,8 @@ def test_baselines_prints_the_table_and_writes_json(tmp_path, capsys):
                             "--output", tmp_path / "table.json"], capsys)
     assert code == 0 and "gittins" in out and "random" in out
     table = json.loads((tmp_path / "table.json").read_text())
-    assert table["num_tasks"] == 300 and table["strategies"]["oracle"]["mean"] > table["strategies"]["random"]["mean"]
+    assert (table["num_tasks"] == 300
+            and table["strategies"]["oracle"]["mean"] > table["strategies"]["random"]["mean"])
 
 
 def test_overrides_parse_optional_union_and_tuple_fields():
@@ -248,7 +256,8 @@ def test_overrides_parse_optional_union_and_tuple_fields():
     for assignment in ("svg0.target_entropy=-2.5", "agent.policy_hidden=64,32", "ppo.num_envs=1e3",
                        "env_kwargs.num_tasks=100", "agent.memory_skip=true"):
         apply_override(config, assignment)
-    assert config == {"svg0": {"target_entropy": -2.5}, "agent": {"policy_hidden": (64, 32), "memory_skip": True},
+    assert config == {"svg0": {"target_entropy": -2.5},
+                      "agent": {"policy_hidden": (64, 32), "memory_skip": True},
                       "ppo": {"num_envs": 1000}, "env_kwargs": {"num_tasks": 100}}
     apply_override(config, "svg0.target_entropy=none")
     assert config["svg0"]["target_entropy"] is None
@@ -277,7 +286,8 @@ def test_train_without_preset_uses_the_env_familys(tmp_path, capsys):
 
     assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "100", "--run-dir",
                  str(tmp_path / "run"), "--no-progress", *SMALL]) == 0
-    assert read_config(tmp_path / "run").ppo.update_epochs == 2  # the bandit family's preset, not the default 4
+    # the bandit family's preset, not the default 4
+    assert read_config(tmp_path / "run").ppo.update_epochs == 2
     assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "100", "--preset", "none",
                  "--run-dir", str(tmp_path / "plain"), "--no-progress", *SMALL]) == 0
     assert read_config(tmp_path / "plain").ppo.update_epochs == 4

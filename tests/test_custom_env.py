@@ -58,9 +58,10 @@ def test_the_example_trains_from_python_and_beats_random_play(user_dir):
 BROKEN = {
     "no task spec": ("self.task_spec = CategoricalTask(num_doors)", "", "has no task spec"),
     "no task in info": ('return np.array([0.0], dtype=np.float32), {"task": self.door}',
-                        "return np.array([0.0], dtype=np.float32), {}", "returns no info['task'] from reset()"),
-    "wrong task shape": ("self.task_spec = CategoricalTask(num_doors)", "self.task_spec = BetaTask(num_doors)",
-                         "has shape () per env"),
+                        "return np.array([0.0], dtype=np.float32), {}",
+                        "returns no info['task'] from reset()"),
+    "wrong task shape": ("self.task_spec = CategoricalTask(num_doors)",
+                         "self.task_spec = BetaTask(num_doors)", "has shape () per env"),
 }
 
 
@@ -82,4 +83,5 @@ def test_an_unimportable_env_module_gets_a_one_line_error(user_dir):
     done = _run([sys.executable, "-m", "belief_rl.cli", "train", "--env", "not_a_module:x/Y-v0",
                  "--run-dir", "run"], user_dir)
     lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2 and len(lines) == 1 and "cannot import 'not_a_module'" in lines[0], done.stderr
+    assert (done.returncode == 2 and len(lines) == 1
+            and "cannot import 'not_a_module'" in lines[0]), done.stderr

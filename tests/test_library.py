@@ -28,18 +28,21 @@ def _python_blocks(path: Path) -> list[str]:
 
 
 def test_readme_quick_start_runs_as_written(tmp_path):
-    config = belief_rl.make_config(env_id="belief_rl/Bandit-v0", agent="belief", total_steps=800, overrides=TINY)
+    config = belief_rl.make_config(env_id="belief_rl/Bandit-v0", agent="belief", total_steps=800,
+                                   overrides=TINY)
     belief_rl.train(config, tmp_path / "runs" / "demo", progress=False)
     block = _python_blocks(ROOT / "README.md")[0]
     assert len(block.strip().splitlines()) <= 13
-    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(r"return \d+; belief mean of arm 0: 0\.\d\d\n", done.stdout), done.stdout
 
 
 def _agent(env_id: str, algorithm: str, **agent: object) -> tuple[TrainConfig, Agent]:
     config = TrainConfig(env_id=env_id, algorithm=algorithm,
-                         agent=AgentConfig(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,), **agent))
+                         agent=AgentConfig(hidden_size=16, embed_dim=16, latent_dim=4, policy_hidden=(16,),
+                                           **agent))
     torch.manual_seed(0)
     return config, build_agent(config).eval()
 
@@ -51,7 +54,8 @@ def _agent(env_id: str, algorithm: str, **agent: object) -> tuple[TrainConfig, A
 ])
 def test_policy_acts_and_believes_as_the_training_rollout_does(env_id, algorithm, agent):
     """Policy.act hides the input encoding and recurrent state: its deterministic actions on a vector env are
-    collect_rollout's, and its belief after each step is the sequence belief computed over the whole history."""
+    collect_rollout's, and its belief after each step is the sequence belief computed
+    over the whole history."""
     _, trained = _agent(env_id, algorithm, **agent)
     env = belief_rl.make_vector_env(env_id, 6)
     reference = collect_rollout(env, trained, seed=11, deterministic=True)
@@ -112,8 +116,10 @@ def _imports(path: Path, module: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                     for alias in node.names]
         else:
             continue
         found |= {name for name in names if name in known and name != module}
@@ -128,7 +134,8 @@ def test_the_module_graph_has_no_cycles():
             name = ".".join((prefix, *parts[:-1])) if parts[-1] == "__init__" else ".".join((prefix, *parts))
             files[name] = path
     graph = {name: _imports(path, name, set(files)) for name, path in files.items()}
-    assert graph["belief_rl.evaluation"] and "belief_rl.runs" in graph["belief_rl.training"]  # the parser sees imports
+    # the parser sees imports
+    assert graph["belief_rl.evaluation"] and "belief_rl.runs" in graph["belief_rl.training"]
 
     # Depth-first search for a back edge; report the cycle it closes.
     state: dict[str, int] = {}
@@ -157,26 +164,31 @@ def test_import_registers_the_envs_and_installs_no_top_level_envs(tmp_path):
             "assert importlib.util.find_spec('envs') is None, 'a top-level envs module is importable'\n"
             "env = gym.make('belief_rl/Bandit-v0')\n"
             "print(env.reset(seed=0)[0].shape, belief_rl.__version__)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "(1,)"
 
 
 def test_bandits_need_neither_mujoco_nor_gpytorch(tmp_path):
-    """Without the optional extras: import, train, load and evaluate on a bandit; the MuJoCo envs say why not."""
+    """Without the optional extras: import, train, load and evaluate on a bandit;
+    the MuJoCo envs say why not."""
     code = (
         "import sys\n"
         "sys.modules['mujoco'] = None; sys.modules['gpytorch'] = None  # importing either now fails\n"
         "import belief_rl\n"
-        f"config = belief_rl.make_config(env_id='belief_rl/Bandit-K5-H10-v0', total_steps=80, overrides={TINY!r})\n"
+        "config = belief_rl.make_config(env_id='belief_rl/Bandit-K5-H10-v0', total_steps=80, "
+        f"overrides={TINY!r})\n"
         "belief_rl.train(config, 'run', progress=False)\n"
         "results = belief_rl.evaluate_run('run', 64)\n"
-        "print(sorted(results['strategies'])[0], 'mujoco' in sys.modules and sys.modules['mujoco'] is not None)\n"
+        "print(sorted(results['strategies'])[0], "
+        "'mujoco' in sys.modules and sys.modules['mujoco'] is not None)\n"
         "try:\n"
         "    belief_rl.make_env('belief_rl/NumPad-v0')\n"
         "except ImportError as exc:\n"
         "    print('numpad needs mujoco')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["bayes_ucb False", "numpad needs mujoco"]

@@ -42,7 +42,8 @@ def test_references_on_held_out_tasks(env_id, names):
 
 def test_cli_baselines_on_a_control_env(tmp_path, capsys):
     out = tmp_path / "refs.json"
-    assert main(["baselines", "--env", "belief_rl/Semicircle-Small-v0", "--num-tasks", "50", "--output", str(out)]) == 0
+    assert main(["baselines", "--env", "belief_rl/Semicircle-Small-v0", "--num-tasks", "50",
+                 "--output", str(out)]) == 0
     table = json.loads(out.read_text())
     assert set(table["strategies"]) == {"oracle", "explorer"} and table["num_tasks"] == 50
     assert format_results(table) in capsys.readouterr().out
@@ -54,16 +55,18 @@ def test_periodic_evaluation_can_act_deterministically(tmp_path):
                          svg0=SVGConfig(num_envs=4, warmup_episodes=4, batch_size=2, updates_per_rollout=1))
     trainer = Trainer.create(config, tmp_path / "run")
     row = trainer.train(progress=False)
-    deterministic = evaluate_agent(trainer.agent, config.env_id, {}, 16, MONITOR_EVAL_SEED, deterministic=True)
+    deterministic = evaluate_agent(trainer.agent, config.env_id, {}, 16, MONITOR_EVAL_SEED,
+                                   deterministic=True)
     # The mode of each action distribution: the same return on every call, and the one logged.
     assert row["eval_return"] == pytest.approx(deterministic.returns.mean())
-    # The mode does not depend on the sampling noise: the same tasks under two torch seeds give the same actions
-    # in deterministic mode, and different ones when sampling.
+    # The mode does not depend on the sampling noise: the same tasks under two torch seeds give the same
+    # actions in deterministic mode, and different ones when sampling.
     env = make_vector_env(config.env_id, 8)
     actions = {}
     for deterministic in (True, False):
         for torch_seed in (1, 2):
             torch.manual_seed(torch_seed)
-            actions[deterministic, torch_seed] = collect_rollout(env, trainer.agent, 5, deterministic).batch.actions
+            rollout = collect_rollout(env, trainer.agent, 5, deterministic)
+            actions[deterministic, torch_seed] = rollout.batch.actions
     assert torch.equal(actions[True, 1], actions[True, 2])
     assert not torch.equal(actions[False, 1], actions[False, 2])

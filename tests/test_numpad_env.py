@@ -7,6 +7,9 @@ import warnings
 import gymnasium
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
+
+from belief_rl import envs
 from belief_rl.envs.numpad import (
     MAX_SEQUENCES,
     NumPadEnv,
@@ -20,10 +23,6 @@ from belief_rl.envs.numpad import (
     valid_sequences,
 )
 from belief_rl.envs.task_specs import MultiCategoricalTask
-from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
-from gymnasium.utils.env_checker import check_env
-
-from belief_rl import envs
 from belief_rl.references.numpad import (
     NumPadExplorer,
     NumPadOracle,
@@ -31,6 +30,8 @@ from belief_rl.references.numpad import (
     numpad_reference_returns,
 )
 from belief_rl.references.scripted import run_scripted
+
+from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 
 NUMPAD_IDS = [i for i in envs.registered_ids() if i.startswith("belief_rl/NumPad")]
 GAP = (0.5, 0.5)  # a gap crossing of the 3x3 grid

@@ -56,13 +56,14 @@ def test_gae_with_lambda_one_and_terminal_end_is_return_minus_value():
 def test_ppo_update_raises_probability_of_advantaged_actions(kind):
     torch.manual_seed(0)
     env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 64)
-    agent = make_agent(AgentConfig(kind=kind, hidden_size=32, embed_dim=32, latent_dim=8, policy_hidden=(32,)),
+    agent = make_agent(AgentConfig(kind=kind, hidden_size=32, embed_dim=32, latent_dim=8,
+                                   policy_hidden=(32,)),
                        env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)
     rollout = collect_rollout(env, agent, seed=0)
     # Reward only arm 0: after an update its probability must rise.
     rollout.rewards = (rollout.batch.actions == 0).float()
-    ppo = PPO(agent, PPOConfig(num_envs=64, num_minibatches=4, update_epochs=4, learning_rate=3e-3, anneal_lr=False,
-                               ent_coef=0.0))
+    ppo = PPO(agent, PPOConfig(num_envs=64, num_minibatches=4, update_epochs=4, learning_rate=3e-3,
+                               anneal_lr=False, ent_coef=0.0))
     before = agent.evaluate(rollout.batch).log_prob.exp()[rollout.batch.actions == 0].mean()
     metrics = ppo.update(rollout, torch.Generator().manual_seed(0))
     after = agent.evaluate(rollout.batch).log_prob.exp()[rollout.batch.actions == 0].mean()

@@ -1,12 +1,13 @@
 """Reacher-v5 in the belief_rl protocol, and its scripted expert."""
 
 import numpy as np
-from belief_rl.envs.reacher import ReacherEnv
-from env_checks import assert_matches_sync_vector_env
 from gymnasium.utils.env_checker import check_env
 
 from belief_rl import envs
+from belief_rl.envs.reacher import ReacherEnv
 from belief_rl.references.reacher import ReacherExpert, reacher_reference_returns
+
+from env_checks import assert_matches_sync_vector_env
 
 ENV = "belief_rl/Reacher-v5"
 

@@ -12,6 +12,9 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
+
+from belief_rl import envs
 from belief_rl.envs.semicircle import (
     SemicircleBallEnv,
     SemicircleBallVectorEnv,
@@ -19,10 +22,6 @@ from belief_rl.envs.semicircle import (
     SemicircleVectorEnv,
 )
 from belief_rl.envs.task_specs import GaussianTask, TaskSet, semicircle_task_set
-from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
-from gymnasium.utils.env_checker import check_env
-
-from belief_rl import envs
 from belief_rl.references.scripted import ScriptedPolicy, run_scripted
 from belief_rl.references.semicircle import (
     BallController,
@@ -32,6 +31,8 @@ from belief_rl.references.semicircle import (
     StraightController,
     semicircle_reference_returns,
 )
+
+from env_checks import assert_matches_sync_vector_env, vector_rollout  # tests/ helpers
 
 SEMICIRCLE_IDS = ["belief_rl/Semicircle-v0", "belief_rl/Semicircle-Small-v0",
                   "belief_rl/Semicircle-FixedGoal-v0", "belief_rl/Semicircle-FixedGoal-Far-v0",

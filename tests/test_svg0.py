@@ -63,11 +63,13 @@ def test_replay_ring_buffer_and_sampling():
         replay.add(rollout)
     assert replay.size == 6  # 8 meta-episodes into 6 slots: the first two were overwritten
     stored = {tuple(replay._storage["task"][i, 0].tolist()) for i in range(6)}
-    expected = {tuple(t.tolist()) for t in torch.cat([rollouts[0].batch.task[0, 2:], rollouts[1].batch.task[0]])}
+    expected = {tuple(t.tolist())
+                for t in torch.cat([rollouts[0].batch.task[0, 2:], rollouts[1].batch.task[0]])}
     assert stored == expected
     batch, data = replay.sample(5, torch.Generator().manual_seed(0))
     T = rollouts[0].rewards.shape[0]
-    assert batch.inputs.shape[:2] == (T, 5) and data["rewards"].shape == (T, 5) and batch.actions.shape == (T, 5, 2)
+    assert (batch.inputs.shape[:2] == (T, 5) and data["rewards"].shape == (T, 5)
+            and batch.actions.shape == (T, 5, 2))
     restored = SequenceReplay(capacity=6)
     restored.load_state_dict(replay.state_dict())
     again, _ = restored.sample(5, torch.Generator().manual_seed(0))
@@ -77,9 +79,11 @@ def test_replay_ring_buffer_and_sampling():
 def test_actor_climbs_a_fixed_critic():
     """With Q(s, a) = w·a the SVG(0) actor step moves the policy's actions toward sign(w)."""
     agent, env = small_agent(kind="rnn")
-    learner = SVG0(agent, SVGConfig(actor_lr=1e-2, auto_alpha=False, init_alpha=1e-3, num_envs=4, batch_size=4))
+    learner = SVG0(agent, SVGConfig(actor_lr=1e-2, auto_alpha=False, init_alpha=1e-3, num_envs=4,
+                                    batch_size=4))
     w = torch.tensor([1.0, -1.0])
-    agent.q_values = lambda features, action: (action * w).sum(-1, keepdim=True).expand(*action.shape[:-1], 2) * 10
+    agent.q_values = (lambda features, action:
+                      (action * w).sum(-1, keepdim=True).expand(*action.shape[:-1], 2) * 10)
     rollout = collect_rollout(env, agent, seed=0)
 
     def mean_action():
@@ -93,7 +97,8 @@ def test_actor_climbs_a_fixed_critic():
     assert after[0] > before[0] + 0.02 and after[1] < before[1] - 0.02, (before, after)
 
 
-@pytest.mark.parametrize("kind, memory, torso", [("rnn", {}, "core."), ("belief", {"policy_memory": 16}, "policy_core.")])
+@pytest.mark.parametrize("kind, memory, torso", [("rnn", {}, "core."),
+                                                 ("belief", {"policy_memory": 16}, "policy_core.")])
 @pytest.mark.parametrize("into_torso", [False, True])
 def test_the_actor_trains_the_torso_through_the_action_only_when_asked(kind, memory, torso, into_torso):
     """With a critic that ignores the state, only the actor's loss can reach the torso; its Q term never
@@ -118,7 +123,8 @@ def test_the_actor_trains_the_torso_through_the_action_only_when_asked(kind, mem
     assert (False, True) in calls and not any(features and action for features, action in calls)
 
 
-@pytest.mark.parametrize("kind, memory", [("belief", {}), ("rnn", {}), ("aux_head", {}), ("belief", {"policy_memory": 16}),
+@pytest.mark.parametrize("kind, memory", [("belief", {}), ("rnn", {}), ("aux_head", {}),
+                                          ("belief", {"policy_memory": 16}),
                                           ("belief", {"policy_memory": 16, "memory_skip": True})])
 def test_gradient_step_trains_the_right_modules(kind, memory):
     agent, env = small_agent(kind=kind, **memory)
@@ -129,7 +135,8 @@ def test_gradient_step_trains_the_right_modules(kind, memory):
     metrics = learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)
     assert all(np.isfinite(v) for v in metrics.values())
     changed = {name for name, p in agent.named_parameters() if not torch.equal(p, before[name])}
-    assert any(n.startswith("action_head.") for n in changed) and any(n.startswith("critic.") for n in changed)
+    assert (any(n.startswith("action_head.") for n in changed)
+            and any(n.startswith("critic.") for n in changed))
     torso = "belief_net." if kind == "belief" else "core."
     assert any(n.startswith(torso) for n in changed)
     if memory:
@@ -147,7 +154,8 @@ def test_the_penalty_enters_the_bellman_target_only_when_asked(penalty_in_target
         learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, init_alpha=alpha,
                                         penalty_in_target=penalty_in_target))
         rollout = collect_rollout(env, agent, seed=0)
-        return learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)["target_mean"]
+        return learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards,
+                                     rollout.dones)["target_mean"]
 
     if penalty_in_target:  # soft targets: α scales the penalty added to every bootstrapped value
         assert abs(target_mean(10.0) - target_mean(0.1)) > 0.1
@@ -198,8 +206,8 @@ def test_belief_dropout_marks_replayed_batches_for_the_online_and_target_passes(
     for model in (agent, learner.target_agent):
         original = model.sequence_features
         monkeypatch.setattr(model, "sequence_features",
-                            lambda batch, with_aux=True, original=original: passes.append(batch.extras["belief_hidden"])
-                            or original(batch, with_aux))
+                            lambda batch, with_aux=True, original=original:
+                                passes.append(batch.extras["belief_hidden"]) or original(batch, with_aux))
     learner.update(collect_rollout(env, agent, seed=0))
     assert len(passes) == 4  # online and target pass of each of the two steps, with the same marks
     assert torch.equal(passes[0], passes[1]) and torch.equal(passes[2], passes[3])
@@ -208,7 +216,8 @@ def test_belief_dropout_marks_replayed_batches_for_the_online_and_target_passes(
 
 
 @pytest.mark.parametrize("agent, message", [({"kind": "rnn"}, "needs the belief agent"),
-                                            ({"kind": "belief", "rl_grad_into_belief": True}, "apart from RL")])
+                                            ({"kind": "belief", "rl_grad_into_belief": True},
+                                             "apart from RL")])
 def test_belief_updates_need_a_belief_trained_apart_from_rl(agent, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(algorithm="svg0", agent=agent, svg0={"belief_updates_per_rollout": 4})
@@ -300,7 +309,8 @@ def test_time_feature_counts_steps_since_the_meta_episode_began():
     agent, env = small_agent(kind="rnn", time_scale=50.0)
     rollout = collect_rollout(env, agent, seed=0)
     T = rollout.rewards.shape[0]
-    torch.testing.assert_close(rollout.batch.inputs[:, :, agent.obs_dim], (torch.arange(T) / 50.0)[:, None].expand(T, 4))
+    torch.testing.assert_close(rollout.batch.inputs[:, :, agent.obs_dim],
+                               (torch.arange(T) / 50.0)[:, None].expand(T, 4))
     assert agent.observation(rollout.batch.inputs).shape[-1] == agent.obs_dim + 1
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from belief_rl.envs.task_specs import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 from scipy.special import betaln, digamma
 from torch.distributions import Beta, Categorical, Independent, Normal, kl_divergence
 
 from belief_rl.agents.base import SequenceBatch
 from belief_rl.config import AgentConfig
+from belief_rl.envs.task_specs import BetaTask, CategoricalTask, GaussianTask, MultiCategoricalTask
 from belief_rl.evaluation import bandit_belief_kl
 from belief_rl.networks import GaussianBottleneck
 from belief_rl.rollout import Rollout
