@@ -63,7 +63,8 @@ def load_versioned(path: Path, version: int, what: str, error: type[BeliefRLErro
         # run code from the file.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        # A pickled callable or class ("GLOBAL") is what a crafted file needs; anything else is just damage.
+        if "global" in str(exc).lower():
             raise error(f"{what} {path} was refused: it holds objects other than tensors and plain data, "
                         "which loading would have to execute") from None
         raise error(f"{what} {path} is corrupt or unreadable (UnpicklingError)") from None
