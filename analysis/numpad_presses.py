@@ -69,7 +69,7 @@ def exact_p_true(explorer: NumPadExplorer, observations: np.ndarray, rewards: np
 def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
     """Press counts (mean per meta-episode) and, for agents with a task head, per-position belief accuracy."""
     agent, config, payload = load_agent(run_dir)
-    if not config.env_id.startswith("belief_rl/NumPad"):
+    if envs.env_family(config.env_id) != "numpad":
         raise ValueError(f"{run_dir} was trained on {config.env_id}, not a NumPad env")
     torch.set_num_threads(config.num_threads)
     agent.eval()

@@ -6,7 +6,8 @@ which reference policies an agent is evaluated against, and how many held-out ta
 The ``belief_rl/*`` ids name their family when they register (:func:`belief_rl.envs.env_family`); any other
 gymnasium id has none and gets :data:`GENERIC`: no preset, no references, 1,000 evaluation tasks.
 
-The MuJoCo families import their modules only when asked, so bandit-only use needs no ``mujoco``.
+NumPad's reference module is imported only when a NumPad env asks for it, so bandit-only use needs no
+``mujoco``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 import gymnasium as gym
 
 from belief_rl.envs import env_family, env_spec_kwargs
+from belief_rl.references.bandits import bandit_reference_returns
+from belief_rl.references.reacher import ReacherExpert, reacher_reference_returns
 from belief_rl.references.scripted import ScriptedPolicy
+from belief_rl.references.semicircle import (
+    SemicircleExplorer,
+    SemicircleOracle,
+    StraightController,
+    semicircle_reference_returns,
+)
 
 ExpertFactory = Callable[[gym.vector.VectorEnv], ScriptedPolicy]
 # (env_id, num_tasks, reset seed, env kwargs) -> {name: {"mean", "stderr", "num_tasks"}}
@@ -41,15 +50,7 @@ class EnvFamily:
     description: str = ""
 
 
-def _bandit_references() -> ReferenceEvaluator:
-    from belief_rl.references.bandits import bandit_reference_returns
-
-    return bandit_reference_returns
-
-
 def _semicircle_experts() -> dict[str, ExpertFactory]:
-    from belief_rl.references.semicircle import SemicircleExplorer, SemicircleOracle, StraightController
-
     def oracle(env: gym.vector.VectorEnv) -> ScriptedPolicy:
         # On the point envs the oracle steers straight (see StraightController): a smooth field to imitate.
         if hasattr(env.unwrapped, "max_step"):
@@ -59,13 +60,8 @@ def _semicircle_experts() -> dict[str, ExpertFactory]:
     return {"oracle": oracle, "scripted": SemicircleExplorer.for_env}
 
 
-def _semicircle_references() -> ReferenceEvaluator:
-    from belief_rl.references.semicircle import semicircle_reference_returns
-
-    return semicircle_reference_returns
-
-
 def _numpad_experts() -> dict[str, ExpertFactory]:
+    # NumPad's module imports the MuJoCo ball: loaded only when a NumPad env asks for it.
     from belief_rl.references.numpad import NumPadExplorer, NumPadOracle
 
     return {"oracle": NumPadOracle.for_env, "scripted": NumPadExplorer.for_env}
@@ -78,27 +74,19 @@ def _numpad_references() -> ReferenceEvaluator:
 
 
 def _reacher_experts() -> dict[str, ExpertFactory]:
-    from belief_rl.references.reacher import ReacherExpert
-
     # The target is observed: the scripted expert is also the oracle.
     return {"oracle": ReacherExpert.for_env, "scripted": ReacherExpert.for_env}
 
 
-def _reacher_references() -> ReferenceEvaluator:
-    from belief_rl.references.reacher import reacher_reference_returns
-
-    return reacher_reference_returns
-
-
 FAMILIES: dict[str, EnvFamily] = {
-    "bandit": EnvFamily("bandit", preset=lambda kwargs: "full", references=_bandit_references,
+    "bandit": EnvFamily("bandit", preset=lambda kwargs: "full", references=lambda: bandit_reference_returns,
                         eval_tasks=10_000,
                         description="Bernoulli bandits, p ~ U(0, 1)^K; classical strategies as references"),
     # A fixed goal is a single task (the behavioral-prior study), with a preset of its own.
     "semicircle": EnvFamily("semicircle",
                             preset=lambda kw: "semicircle-fixed-goal" if kw.get("goal_angle") is not None
                             else "semicircle",
-                            experts=_semicircle_experts, references=_semicircle_references,
+                            experts=_semicircle_experts, references=lambda: semicircle_reference_returns,
                             description="goal on a semicircle; scripted oracle and explorer"),
     # Belief dropout helps on the 2x2 pad and hurts on larger ones.
     "numpad": EnvFamily("numpad", preset=lambda kw: "numpad-2x2" if kw.get("size") == 2 else "numpad",
@@ -106,7 +94,7 @@ FAMILIES: dict[str, EnvFamily] = {
                         description="MuJoCo ball pressing a hidden pad sequence; "
                                     "scripted oracle and explorer"),
     "reacher": EnvFamily("reacher", preset=lambda kwargs: "reacher", experts=_reacher_experts,
-                         references=_reacher_references, eval_tasks=1_000,
+                         references=lambda: reacher_reference_returns, eval_tasks=1_000,
                          description="gymnasium's Reacher-v5 (single task); scripted expert"),
 }
 
