@@ -18,6 +18,7 @@ from typing import NoReturn
 import torch
 
 from belief_rl import envs
+from belief_rl.belief_report import plot_run_beliefs
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.config import AGENT_KINDS, ALGORITHMS, TrainConfig, describe
 from belief_rl.errors import BeliefRLError
@@ -113,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="parametric: variance floor (standard deviation)")
     fit.add_argument("--epochs", type=int, default=None, help="parametric: training epochs (default 200)")
     fit.add_argument("--seed", type=int, default=0)
+
+    plot = commands.add_parser("plot", help="figures of a trained run").add_subparsers(
+        dest="plot_command", required=True, parser_class=_Parser)
+    beliefs = plot.add_parser("beliefs", help="what the agent believes, against the exact posterior where "
+                                              "known (Hinton diagrams, calibration, the belief over time)")
+    beliefs.add_argument("run_dir", type=Path)
+    beliefs.add_argument("--task", type=int, default=0, help="which held-out task's meta-episode to show")
+    beliefs.add_argument("--seed", type=int, default=0, help="evaluation seed (as in evaluate)")
+    beliefs.add_argument("--times", type=int, nargs="+", default=None,
+                         help="steps of the meta-episode to show (default: per env, e.g. discoveries)")
+    beliefs.add_argument("--num-tasks", type=int, default=None,
+                         help="held-out tasks played (default: 1,000 on bandits, 100 on NumPad)")
+    beliefs.add_argument("--out", type=Path, default=None, help="output directory (default: the run)")
 
     listing = commands.add_parser("list", help="what can be named: envs, presets or agents")
     listing.add_argument("what", choices=("envs", "presets", "agents"))
@@ -252,6 +266,16 @@ def _prior(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    if args.num_tasks is not None and args.num_tasks <= 0:
+        raise UsageError(f"--num-tasks must be positive, got {args.num_tasks}")
+    summary = plot_run_beliefs(args.run_dir, args.out, args.task, args.seed, args.times, args.num_tasks)
+    out = args.out or args.run_dir
+    print(f"wrote {out / 'beliefs.png'}, {out / 'beliefs.pdf'} and {out / 'beliefs.json'} "
+          f"({summary['seconds']:.0f} s)")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     if args.what == "envs":
         for env_id in envs.registered_ids():
@@ -280,8 +304,8 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos,
-             "prior": _prior, "list": _list, "config": _config}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior,
+             "list": _list, "config": _config, "plot": _plot}
 
 
 def main(argv: list[str] | None = None) -> int:

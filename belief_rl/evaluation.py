@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch.distributions import Beta, Independent, kl_divergence
+from torch.distributions import kl_divergence
 
 from belief_rl import envs
 from belief_rl.agents import Agent
@@ -26,6 +26,7 @@ from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.envs.task_specs import BetaTask
 from belief_rl.families import reference_evaluator
 from belief_rl.plotting import plot_evaluation
+from belief_rl.posteriors import bandit_posterior
 from belief_rl.references.bandits import bandit_reference_returns
 from belief_rl.rollout import Rollout, collect_rollout
 from belief_rl.runs import load_agent
@@ -95,12 +96,7 @@ def bandit_belief_kl(agent: Agent, rollout: Rollout) -> np.ndarray | None:
     if belief is None:
         return None
     num_arms = belief.event_shape[-1]
-    pulls = torch.nn.functional.one_hot(rollout.batch.actions.long(), num_arms).float()  # [T, B, K]
-    wins = pulls * rollout.rewards.unsqueeze(-1)
-    # The belief at step t has seen pulls 0..t-1: shift the running counts by one step.
-    successes = torch.cumsum(wins, 0) - wins
-    failures = torch.cumsum(pulls - wins, 0) - (pulls - wins)
-    exact = Independent(Beta(1.0 + successes, 1.0 + failures), 1)
+    exact = bandit_posterior(rollout.batch.actions, rollout.rewards, num_arms)
     return (kl_divergence(exact, belief) / num_arms).mean(dim=1).numpy()
 
 

@@ -38,6 +38,7 @@ from belief_rl.networks.action_heads import (
 from belief_rl.networks.critics import TwinQCritic
 from belief_rl.networks.mlp import mlp
 from belief_rl.networks.recurrent import State
+from belief_rl.task_heads import TaskHead
 
 CRITICS = ("value", "q")
 
@@ -215,6 +216,11 @@ class Agent(nn.Module):
     def belief(self, inputs: torch.Tensor) -> Distribution | None:
         """``q(task | history)`` at every step of ``inputs [T, B, D]``, or None if the agent has no task
         head."""
+        return None
+
+    @property
+    def belief_head(self) -> TaskHead | None:
+        """The likelihood head that turns features into ``q(task | history)`` (None without a task head)."""
         return None
 
     def belief_from_state(self, state: State) -> Distribution | None:

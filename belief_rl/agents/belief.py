@@ -23,7 +23,7 @@ from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.networks import GaussianBottleneck, RecurrentCore
 from belief_rl.networks.componentwise import ComponentwiseCategoricalHead, ComponentwiseCritic
 from belief_rl.networks.recurrent import State
-from belief_rl.task_heads import make_task_head
+from belief_rl.task_heads import TaskHead, make_task_head
 
 
 class BeliefNetwork(nn.Module):
@@ -204,6 +204,10 @@ class BeliefAgent(Agent):
         hidden, _ = self.belief_net.core.sequence(inputs, self.belief_net.core.initial_state(inputs.shape[1]))
         _, z = self.belief_net.embed(hidden, None)
         return self.belief_net.task_distribution(z)
+
+    @property
+    def belief_head(self) -> TaskHead:
+        return self.belief_net.head
 
     def belief_from_state(self, state: State) -> Distribution:
         # The recurrent cells' output is their new hidden state h, the first tensor of the belief state.

@@ -18,7 +18,7 @@ from belief_rl.config import AgentConfig
 from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.networks import RecurrentCore
 from belief_rl.networks.recurrent import State
-from belief_rl.task_heads import make_task_head
+from belief_rl.task_heads import TaskHead, make_task_head
 
 
 class RNNAgent(Agent):
@@ -68,6 +68,10 @@ class AuxHeadAgent(RNNAgent):
     def belief(self, inputs: torch.Tensor) -> Distribution:
         hidden, _ = self.core.sequence(inputs, self.initial_state(inputs.shape[1]))
         return self.task_head.distribution(hidden)
+
+    @property
+    def belief_head(self) -> TaskHead:
+        return self.task_head
 
     def belief_from_state(self, state: State) -> Distribution:
         return self.task_head.distribution(state[0])  # the cell's output is its new hidden state
