@@ -304,8 +304,8 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos, "prior": _prior,
-             "list": _list, "config": _config, "plot": _plot}
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos,
+             "prior": _prior, "list": _list, "config": _config, "plot": _plot}
 
 
 def main(argv: list[str] | None = None) -> int:
