@@ -42,9 +42,15 @@ DEFAULT_TASKS = {"bandit": 1000, "numpad": 100, "semicircle": 1}
 _BEST_ARM_SAMPLES = 4000
 
 
-def plot_run_beliefs(run_dir: Path, out_dir: Path | None = None, task: int = 0, eval_seed: int = 0,
-                     times: Sequence[int] | None = None, num_tasks: int | None = None) -> dict[str, Any]:
-    """Draw the belief figure of a run; returns the summary also written to ``beliefs.json``.
+def has_belief_figure(agent: Agent, env_id: str) -> bool:
+    """Whether :func:`belief_figure` can draw this agent on this env (a task head and a supported family)."""
+    return agent.belief_head is not None and family_of(env_id).name in DEFAULT_TASKS
+
+
+def belief_figure(agent: Agent, env_id: str, env_kwargs: dict[str, Any], task: int = 0, eval_seed: int = 0,
+                  times: Sequence[int] | None = None,
+                  num_tasks: int | None = None) -> tuple[plt.Figure, dict[str, Any]]:
+    """Play held-out tasks with ``agent`` and draw its belief figure; returns it with the numbers it shows.
 
     Args:
         task: Which held-out task's trajectory the per-step panels show.
@@ -52,34 +58,48 @@ def plot_run_beliefs(run_dir: Path, out_dir: Path | None = None, task: int = 0, 
         num_tasks: Held-out tasks played (the bandit calibration and the NumPad contiguity statistic average
             over them); at least ``task + 1``.
     """
+    if agent.belief_head is None:
+        raise BeliefRLError(f"the {type(agent).__name__} has no task head, so it has no belief to plot "
+                            "(train the belief or aux_head agent)")
+    family = family_of(env_id).name
+    if family not in DEFAULT_TASKS:
+        raise BeliefRLError(f"no belief figure for {env_id} (there are figures for bandits, NumPad and "
+                            "Semicircle)")
+    if task < 0:
+        raise BeliefRLError(f"--task must be >= 0, got {task}")
+    num_tasks = max(num_tasks or DEFAULT_TASKS[family], task + 1)
+    was_training = agent.training
+    agent.eval()
+    env = envs.make_vector_env(env_id, num_tasks, **held_out_kwargs(env_kwargs))
+    try:
+        with torch.no_grad():
+            rollout = seeded_rollout(env, agent, evaluation_base_seed(eval_seed))
+            belief = agent.belief(rollout.batch.inputs)
+        steps = rollout.rewards.shape[0]
+        if times is not None and not all(0 <= t < steps for t in times):
+            raise BeliefRLError(f"--times must lie in [0, {steps - 1}] (steps of the meta-episode)")
+        draw = {"bandit": _bandit, "numpad": _numpad, "semicircle": _semicircle}[family]
+        fig, summary = draw(agent, env, rollout, belief, task, times)
+    finally:
+        env.close()
+        agent.train(was_training)
+    return fig, {"env_id": env_id, "task": task, "eval_seed": eval_seed, "num_tasks": num_tasks, **summary}
+
+
+def plot_run_beliefs(run_dir: Path, out_dir: Path | None = None, task: int = 0, eval_seed: int = 0,
+                     times: Sequence[int] | None = None, num_tasks: int | None = None) -> dict[str, Any]:
+    """:func:`belief_figure` of a run directory's agent, written as ``beliefs.png``, ``beliefs.pdf`` and
+    ``beliefs.json`` into ``out_dir`` (default: the run directory); returns the JSON's content."""
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir
+    start = time.perf_counter()
     agent, config, _ = load_agent(run_dir)
     if agent.belief_head is None:
         raise BeliefRLError(f"the {config.agent.kind} agent of {run_dir} has no task head, so it has no "
                             "belief to plot (train the belief or aux_head agent)")
-    family = family_of(config.env_id).name
-    if family not in DEFAULT_TASKS:
-        raise BeliefRLError(f"no belief figure for {config.env_id} (figures exist for bandits, NumPad and "
-                            "Semicircle)")
-    num_tasks = max(num_tasks or DEFAULT_TASKS[family], task + 1)
-    if task < 0:
-        raise BeliefRLError(f"--task must be >= 0, got {task}")
-    start = time.perf_counter()
     torch.set_num_threads(config.num_threads)
-    agent.eval()
-    env = envs.make_vector_env(config.env_id, num_tasks, **held_out_kwargs(config.env_kwargs))
-    with torch.no_grad():
-        rollout = seeded_rollout(env, agent, evaluation_base_seed(eval_seed))
-        belief = agent.belief(rollout.batch.inputs)
-    steps = rollout.rewards.shape[0]
-    if times is not None and not all(0 <= t < steps for t in times):
-        raise BeliefRLError(f"--times must lie in [0, {steps - 1}] (steps of the meta-episode)")
-    draw = {"bandit": _bandit, "numpad": _numpad, "semicircle": _semicircle}[family]
-    fig, summary = draw(agent, env, rollout, belief, task, times)
-    env.close()
-    summary = {"run_dir": str(run_dir), "env_id": config.env_id, "agent": config.agent.kind, "task": task,
-               "eval_seed": eval_seed, "num_tasks": num_tasks, **summary}
+    fig, summary = belief_figure(agent, config.env_id, config.env_kwargs, task, eval_seed, times, num_tasks)
+    summary = {"run_dir": str(run_dir), "agent": config.agent.kind, **summary}
     out_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "pdf"):
         fig.savefig(out_dir / f"beliefs.{suffix}", dpi=130, bbox_inches="tight")

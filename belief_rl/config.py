@@ -206,6 +206,10 @@ class TrainConfig:
     eval_tasks: int = setting(2000, "held-out tasks of the periodic evaluation logged during training")
     eval_every: int = setting(25, "updates between periodic evaluations")
     eval_deterministic: bool = setting(False, "periodic evaluations act with each action distribution's mode")
+    belief_figures: bool = setting(True, "draw the belief figure (belief-rl plot beliefs) to TensorBoard at "
+                                         "every periodic evaluation (agents with a task head on bandits, "
+                                         "NumPad, Semicircle)")
+    belief_figure_tasks: int = setting(64, "held-out tasks the TensorBoard belief figure plays")
 
     def __post_init__(self) -> None:
         if isinstance(self.agent, dict):
@@ -222,6 +226,8 @@ class TrainConfig:
         _require(self.checkpoint_seconds > 0,
                  f"checkpoint_seconds must be positive, got {self.checkpoint_seconds}")
         _require(self.eval_tasks > 0 and self.eval_every > 0, "eval_tasks and eval_every must be positive")
+        _require(self.belief_figure_tasks > 0,
+                 f"belief_figure_tasks must be positive, got {self.belief_figure_tasks}")
         _require(not self.svg0.prior or self.algorithm == "svg0",
                  "a behavioral prior (KL regularization) needs --algorithm svg0")
         _require(not self.svg0.belief_updates_per_rollout or self.algorithm == "svg0",

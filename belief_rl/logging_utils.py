@@ -72,5 +72,9 @@ class MetricsLogger:
         atomic_write_bytes(self.path, buffer.getvalue().encode())
         self.fields = fields
 
+    def add_figure(self, tag: str, figure: object, step: int) -> None:
+        """A matplotlib figure to TensorBoard's images (closed once written)."""
+        self.writer.add_figure(tag, figure, step, close=True)
+
     def close(self) -> None:
         self.writer.close()

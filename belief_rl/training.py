@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from belief_rl import envs
+from belief_rl.belief_report import belief_figure, has_belief_figure
 from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from belief_rl.config import TrainConfig
 from belief_rl.errors import BeliefRLError
@@ -55,6 +57,7 @@ class Trainer:
         self.global_step = 0
         self.elapsed = 0.0  # training wall time across resumes
         self.last_eval = float("nan")
+        self.pending_figure: Figure | None = None  # a belief figure for TensorBoard, drawn at an evaluation
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -129,6 +132,9 @@ class Trainer:
                 row = self._one_update()
                 updates_done += 1
                 logger.log(row)
+                if self.pending_figure is not None:
+                    logger.add_figure("beliefs", self.pending_figure, self.global_step)
+                    self.pending_figure = None
                 bar.update(int(row["rollout_steps"]))
                 bar.set_postfix(ret=f"{row['train_return']:.2f}", eval=f"{self.last_eval:.2f}",
                                 sps=f"{row['steps_per_sec']:.0f}", refresh=False)
@@ -170,6 +176,10 @@ class Trainer:
                                      eval_seed=MONITOR_EVAL_SEED,
                                      deterministic=cfg.eval_deterministic).returns
             self.last_eval = eval_return = float(returns.mean())
+            if cfg.belief_figures and has_belief_figure(self.agent, cfg.env_id):
+                self.pending_figure, _ = belief_figure(self.agent, cfg.env_id, cfg.env_kwargs,
+                                                       eval_seed=MONITOR_EVAL_SEED,
+                                                       num_tasks=cfg.belief_figure_tasks)
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),
                 "steps_per_sec": rollout.num_steps / duration, "rollout_steps": rollout.num_steps,
