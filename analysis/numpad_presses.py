@@ -35,7 +35,7 @@ from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
-from belief_rl.references.numpad import NumPadExplorer  # noqa: E402
+from belief_rl.posteriors import NumPadPosterior, numpad_posterior  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.task_heads import true_component_probabilities  # noqa: E402
@@ -43,26 +43,11 @@ from belief_rl.task_heads import true_component_probabilities  # noqa: E402
 BELIEF_TIMES = (50, 100, 250, 499)
 
 
-def exact_p_true(explorer: NumPadExplorer, observations: np.ndarray, rewards: np.ndarray,
-                 tasks: np.ndarray) -> dict[str, list[float]]:
-    """The exact posterior's mean probability of the true pad per position at :data:`BELIEF_TIMES`.
-
-    The prior is uniform over valid sequences and presses are observed without noise, so the posterior is
-    uniform over the sequences consistent with the history: the scripted explorer's candidate set, fed the
-    agent's own observations and rewards. At step ``t`` it has seen ``observations[: t + 1]``, as the belief
-    has.
-    """
-    explorer.reset(observations[0], {})
-    result = {}
-    for t in range(observations.shape[0]):
-        if t > 0:
-            explorer.observe(observations[t], rewards[t - 1], np.zeros(len(rewards[t - 1]), dtype=bool), {})
-        if t in BELIEF_TIMES:
-            candidates = explorer.candidates  # [n, sequences]
-            matches = explorer.sequences[None, :, :] == tasks[:, None, :]  # [n, sequences, length]
-            p = (candidates[..., None] & matches).sum(1) / candidates.sum(1, keepdims=True)
-            result[str(t)] = p.mean(0).tolist()
-    return result
+def exact_p_true(posterior: NumPadPosterior, tasks: np.ndarray) -> dict[str, list[float]]:
+    """The exact posterior's mean probability of the true pad per position at :data:`BELIEF_TIMES`."""
+    marginals = posterior.marginals()  # [T, n, L, P]
+    true = np.take_along_axis(marginals, tasks[None, :, :, None], axis=-1)[..., 0]  # [T, n, L]
+    return {str(t): true[t].mean(0).tolist() for t in BELIEF_TIMES if t < true.shape[0]}
 
 
 @torch.no_grad()
@@ -86,8 +71,9 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
               "correct_presses_per_position": stats["correct"].mean(axis=1).tolist(),
               "wrong_clears": float(stats["wrong_clears"].mean())}
     tasks = rollout.batch.task[0].numpy()
-    result["exact_posterior_p_true"] = exact_p_true(NumPadExplorer.for_env(env), observations,
-                                                    rollout.rewards.numpy(), tasks)
+    posterior = numpad_posterior(observations, rollout.rewards.numpy(), env.unwrapped.size, length,
+                                 env.unwrapped.neighbourhood)
+    result["exact_posterior_p_true"] = exact_p_true(posterior, tasks.astype(np.int64))
     belief = agent.belief(rollout.batch.inputs)
     if belief is not None:
         true = true_component_probabilities(belief, rollout.batch.task)
