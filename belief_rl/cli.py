@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+import matplotlib
 import torch
 
 from belief_rl import envs
@@ -24,7 +25,7 @@ from belief_rl.config import AGENT_KINDS, ALGORITHMS, TrainConfig, describe
 from belief_rl.errors import BeliefRLError
 from belief_rl.evaluation import evaluate_references, evaluate_run, format_results
 from belief_rl.families import family_of, preset_for_env
-from belief_rl.presets import NO_PRESET, PRESETS, make_config
+from belief_rl.presets import NO_PRESET, PRESETS, chosen_preset, make_config
 from belief_rl.runs import read_config
 from belief_rl.stats import mean_stderr
 from belief_rl.training import Trainer
@@ -165,7 +166,8 @@ def _train(args: argparse.Namespace) -> int:
             if requested is not None and requested != current:
                 raise CheckpointError(f"run {args.run_dir} was trained with {flag} {current!r}, "
                                       f"not {requested!r}")
-        if args.preset or args.overrides or args.seed is not None or args.prior is not None:
+        if (args.preset or args.overrides or args.seed is not None or args.prior is not None
+                or args.algorithm is not None):
             raise UsageError("--resume continues the stored config; only --total-steps may change")
         trainer = Trainer.resume(args.run_dir, total_steps=args.total_steps)
     else:
@@ -297,8 +299,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    print(f"# env {config.env_id}, agent {config.agent.kind}, algorithm {config.algorithm}, "
-          f"preset {args.preset or preset_for_env(config.env_id, config.env_kwargs) or NO_PRESET}")
+    preset, _ = chosen_preset(args.env, args.agent, args.algorithm, args.preset, args.overrides)
+    print(f"# env {config.env_id}, agent {config.agent.kind}, algorithm {config.algorithm}, preset {preset}")
     for name, kind, value, text in describe(TrainConfig, config):
         print(f"{name + ' = ' + value:44} # {kind}: {text}")
     return 0
@@ -309,6 +311,7 @@ _COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "d
 
 
 def main(argv: list[str] | None = None) -> int:
+    matplotlib.use("Agg")  # figures go to files; no window, whatever the machine has
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed on one line

@@ -295,7 +295,9 @@ def coerce(text: str, annotation: Any) -> Any:
         return tuple(coerce(v, item) for v in text.split(",") if v.strip())
     if annotation is str:
         return text
-    # Untyped (env kwargs): JSON where it parses as such, else the plain string.
+    # Untyped (env kwargs): JSON where it parses as such, else the plain string; none as for typed fields.
+    if text.lower() == "none":
+        return None
     return json.loads(text) if text[:1] in "[{0123456789-" or text in ("true", "false", "null") else text
 
 

@@ -1,15 +1,13 @@
-"""Figures for evaluation results (matplotlib, headless)."""
+"""Figures for evaluation results (matplotlib). The library leaves the backend to the user (a headless
+machine gets Agg); the command line sets Agg itself."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def plot_mean_curve(ax: plt.Axes, curve: dict[str, Any], label: str, color: str | None = None) -> None:

@@ -51,12 +51,19 @@ class Policy:
         """Whether the agent has a task head, i.e. :meth:`belief` is defined."""
         return type(self.agent).belief_from_state is not Agent.belief_from_state
 
-    def reset(self, num_envs: int | None = None) -> None:
-        """Start new meta-episodes: ``num_envs`` None for one env (single observations), else a batch."""
+    def reset(self, num_envs: int | None = None, autoreset: str = "next_step") -> None:
+        """Start new meta-episodes: ``num_envs`` None for one env (single observations), else a batch.
+
+        ``autoreset`` says how the vector env starts the next meta-episode after one ends (see :meth:`act`):
+        ``"next_step"`` (gymnasium's default, and the belief_rl envs') or ``"same_step"``.
+        """
+        if autoreset not in ("next_step", "same_step"):
+            raise ValueError(f"autoreset must be 'next_step' or 'same_step', got {autoreset!r}")
         self._single = num_envs is None
         self._num_envs = 1 if num_envs is None else int(num_envs)
         if self._num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self._autoreset = autoreset
         self._state = self.agent.initial_state(self._num_envs)
         self._prev_action = torch.zeros((self._num_envs, *self.action_space.shape),
                                         dtype=torch.long if isinstance(self.action_space, gym.spaces.Discrete)
@@ -68,19 +75,24 @@ class Policy:
     @torch.no_grad()
     def act(self, obs: Any, reward: Any = None, done: Any = None, info: dict[str, Any] | None = None,
             deterministic: bool = False) -> Any:
-        """The action for ``obs``, having seen ``reward`` (the previous step's; ignored at a meta-episode's
+        """The action for ``obs``, having seen ``reward`` (the previous step's; needed after a meta-episode's
         first step) and ``info`` (its ``"boundary"`` flags episode starts inside the meta-episode).
 
-        ``done`` (the previous step's ``terminated | truncated``): where True, that env's meta-episode ended
-        and ``obs`` is the first observation of a new one (gymnasium's same-step autoreset); the policy
-        forgets the old one. ``deterministic`` takes each action distribution's mode instead of sampling.
-        Returns an action of the env's action space (one per env for a batch).
+        ``done`` is the previous step's ``terminated | truncated``: where True, that env's meta-episode ended.
+        With ``"next_step"`` autoreset ``obs`` is its last observation, the action returned is ignored by the
+        env, and the policy starts afresh at the next call; with ``"same_step"`` ``obs`` is already the first
+        observation of the next meta-episode. ``deterministic`` takes each action distribution's mode instead
+        of sampling. Returns an action of the env's action space (one per env for a batch).
         """
         if self._state is None:
             raise RuntimeError("call reset() before act()")
         obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32)).reshape(self._num_envs, -1)
-        if done is not None:
-            self._restart(torch.as_tensor(np.asarray(done, dtype=bool)).reshape(self._num_envs))
+        ended = (torch.as_tensor(np.asarray(done, dtype=bool)).reshape(self._num_envs) if done is not None
+                 else torch.zeros(self._num_envs, dtype=torch.bool))
+        if self._autoreset == "same_step":
+            self._restart(ended)
+        if reward is None and not bool((self._fresh | ended).all()):
+            raise ValueError("act() needs the previous step's reward after the first step of a meta-episode")
         boundary = self._fresh.clone()
         if info is not None and "boundary" in info:
             boundary |= torch.as_tensor(np.asarray(info["boundary"], dtype=bool)).reshape(self._num_envs)
@@ -93,6 +105,8 @@ class Policy:
         self._prev_action = out.action
         self._step += 1
         self._fresh[:] = False
+        if self._autoreset == "next_step":
+            self._restart(ended)  # this step's action goes nowhere; the next observation starts afresh
         action = out.action.numpy()
         if isinstance(self.action_space, gym.spaces.Discrete):
             return int(action[0]) if self._single else action
@@ -100,6 +114,8 @@ class Policy:
 
     def _restart(self, done: torch.Tensor) -> None:
         """Forget the meta-episodes of the envs marked ``done``."""
+        if not bool(done.any()):
+            return
         initial = self.agent.initial_state(self._num_envs)
         self._state = tuple(torch.where(done.unsqueeze(-1), start, current)
                             for start, current in zip(initial, self._state))
@@ -113,8 +129,11 @@ class Policy:
     def belief(self) -> Distribution:
         """``q(task | history)`` after the last :meth:`act` (before any, the prior belief of an empty history
         is undefined: call ``act`` first), as a ``torch.distributions.Distribution`` with batch shape ``()``
-        for one env and ``(num_envs,)`` for a batch (its event shape is the task's, e.g. ``(K,)`` Betas on a
-        K-armed bandit). The bottleneck embedding is taken at its mean."""
+        for one env and ``(num_envs,)`` for a batch. Its event shape is the task's (``(K,)`` Betas on a
+        K-armed bandit, one categorical per NumPad position), except for a grid belief
+        (``agent.task_grid_bins``), a categorical over grid cells: score points with
+        ``policy.agent.belief_head.log_prob(belief, x)``.
+        The bottleneck embedding is taken at its mean."""
         if not self.has_belief:
             raise BeliefRLError(f"the {type(self.agent).__name__} has no task head, so it has no belief")
         if self._state is None or bool(self._fresh.all()):

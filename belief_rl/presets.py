@@ -8,6 +8,7 @@ published numbers come from these presets.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,25 +80,44 @@ PRESETS: dict[str, dict[str, Any]] = {
 def make_config(env_id: str | None = None, agent: str | None = None, algorithm: str | None = None,
                 preset: str | None = None, overrides: Sequence[str] = (), **fields: Any) -> TrainConfig:
     """A validated :class:`TrainConfig`: defaults, then the preset, then the named arguments and ``fields``
-    (top-level fields, e.g. ``total_steps=10_000``), then ``overrides`` (``"section.key=value"`` strings).
+    (top-level fields, e.g. ``total_steps=10_000``, or sections as dicts, merged), then ``overrides``
+    (``"section.key=value"`` strings).
 
-    ``preset=None`` takes the preset of ``env_id``'s family (none for envs outside belief_rl);
-    ``preset="none"`` none at all.
+    ``preset=None`` takes the preset of the env's family for its final env kwargs (none for envs outside
+    belief_rl); ``preset="none"`` none at all. See :func:`chosen_preset`.
     """
-    config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
-    env_id = env_id or TrainConfig.env_id
+    preset, _ = chosen_preset(env_id, agent, algorithm, preset, overrides, **fields)
+    return TrainConfig(**_assemble(env_id, agent, algorithm, preset, overrides, fields))
+
+
+def chosen_preset(env_id: str | None = None, agent: str | None = None, algorithm: str | None = None,
+                  preset: str | None = None, overrides: Sequence[str] = (),
+                  **fields: Any) -> tuple[str, str]:
+    """``(preset, agent kind)`` that :func:`make_config` applies: the family's preset is chosen from the env
+    kwargs and the agent's preset part from the agent kind as they stand after every override."""
+    final = _assemble(env_id, agent, algorithm, NO_PRESET, overrides, fields)
+    kind = final["agent"].get("kind", AgentConfig.kind)
     if preset is None:
-        preset = preset_for_env(env_id, fields.get("env_kwargs"))
-    if preset not in (None, NO_PRESET):
-        config = apply_preset(config, preset, agent or AgentConfig.kind)
-    config.update({"env_id": env_id, **fields})
+        preset = preset_for_env(final["env_id"], final.get("env_kwargs")) or NO_PRESET
+    return preset, kind
+
+
+def _assemble(env_id: str | None, agent: str | None, algorithm: str | None, preset: str,
+              overrides: Sequence[str], fields: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
+    if preset != NO_PRESET:
+        kind = chosen_preset(env_id, agent, algorithm, NO_PRESET, overrides, **fields)[1]
+        config = apply_preset(config, preset, kind)
+    sections = {key: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+                for key, value in fields.items()}
+    config = _merge(config, {"env_id": env_id or TrainConfig.env_id, **sections})
     if algorithm is not None:
         config["algorithm"] = algorithm
     if agent is not None:
         config["agent"]["kind"] = agent
     for assignment in overrides:
         apply_override(config, assignment)
-    return TrainConfig(**config)
+    return config
 
 
 def apply_preset(config: dict[str, Any], name: str, agent_kind: str) -> dict[str, Any]:

@@ -35,6 +35,11 @@ def git_commit() -> str | None:
     """The commit of the package's source checkout (``+dirty`` with uncommitted changes), None outside git."""
     source = Path(__file__).resolve().parent
     try:
+        # An installed copy inside someone else's repository (a venv in a project) is not that repository.
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=source, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        if Path(top).resolve() != source.parent:
+            return None
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,11 @@ class Trainer:
         updates_done = 0
         last_save = time.monotonic()
         stop = _StopRequest()
-        previous_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Signal handlers can only be set from the main thread; elsewhere (a thread of a sweep, say) a signal
+        # interrupts as Python's default does.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous_handlers = ({sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+                             if in_main else {})
         try:
             while self.global_step < cfg.total_steps and (max_updates is None or updates_done < max_updates):
                 row = self._one_update()

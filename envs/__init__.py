@@ -75,7 +75,7 @@ def registered_ids() -> list[str]:
 
 def env_family(env_id: str) -> str | None:
     """The family of a ``belief_rl/*`` id (``"bandit"``, ``"semicircle"``, ...), None for any other id."""
-    entry = _REGISTRY.get(env_id)
+    entry = _REGISTRY.get(env_id.rpartition(":")[2])
     return entry[0][0] if entry else None
 
 

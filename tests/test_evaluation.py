@@ -151,27 +151,27 @@ def test_numpad_analysis_scripts(tmp_path):
 
 
 def test_exact_posterior_is_certain_after_the_oracle_completes_the_sequence():
-    import importlib.util
-
     from belief_rl import envs
-    from belief_rl.references.numpad import NumPadExplorer, NumPadOracle
+    from belief_rl.posteriors import numpad_posterior
+    from belief_rl.references.numpad import NumPadOracle
     from belief_rl.references.scripted import run_scripted
 
-    spec = importlib.util.spec_from_file_location("numpad_presses", ROOT / "analysis" / "numpad_presses.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     env = envs.make_vector_env("belief_rl/NumPad-2x2-L3-v0", 6)
     _, info = env.reset(seed=3)
+    tasks = np.asarray(info["task"]).astype(np.int64)
     steps = []
     run_scripted(NumPadOracle.for_env(env), env, 3,
                  lambda obs, action, reward, start: steps.append((obs, reward)))
     observations, rewards = (np.stack(x) for x in zip(*steps))
-    exact = module.exact_p_true(NumPadExplorer.for_env(env), observations, rewards, np.asarray(info["task"]))
-    np.testing.assert_allclose(exact["499"], [1.0, 1.0, 1.0])
+
+    def p_true(observations, rewards):  # the exact probability of each true pad, [T, n, L]
+        marginals = numpad_posterior(observations, rewards, 2, 3).marginals()
+        return np.take_along_axis(marginals, tasks[None, :, :, None], axis=-1)[..., 0]
+
+    np.testing.assert_allclose(p_true(observations, rewards)[499], 1.0)
     # Before any press the posterior is the uniform prior: each position's pad is one of four by symmetry.
     idle = np.repeat(observations[:1], len(observations), axis=0)
-    np.testing.assert_allclose(module.exact_p_true(NumPadExplorer.for_env(env), idle, np.zeros_like(rewards),
-                                                   np.asarray(info["task"]))["499"], [0.25, 0.25, 0.25])
+    np.testing.assert_allclose(p_true(idle, np.zeros_like(rewards))[499], 0.25)
 
 
 def test_compare_benchmarks_overlays_curves_and_rejects_bad_specs(tmp_path):

@@ -97,6 +97,30 @@ def test_policy_forgets_a_finished_meta_episode_where_done():
     assert isinstance(second[0], int) and policy.belief().batch_shape == ()
 
 
+@pytest.mark.parametrize("kind", ["belief", "rnn"])
+def test_policy_follows_next_step_autoreset_of_a_vector_env(kind):
+    """With gymnasium's next-step autoreset the call after a done is ignored by the env; the meta-episode
+    after it must be played exactly as a fresh policy plays the same observations and rewards."""
+    _, trained = _agent("belief_rl/Bandit-K5-H10-v0", "ppo", kind=kind, time_scale=10.0)
+    env = belief_rl.make_vector_env("belief_rl/Bandit-K5-H10-v0", 3)
+    policy = Policy(trained)
+    policy.reset(num_envs=3)
+    obs, info = env.reset(seed=4)
+    reward, done, seen = None, None, []
+    for _ in range(21):  # 10 steps, the ignored call, 10 steps of the next meta-episode
+        action = policy.act(obs, reward, done, info, deterministic=True)
+        seen.append((obs, reward, action))
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated | truncated
+    assert seen[10][1] is not None and seen[11][1].tolist() == [0.0, 0.0, 0.0]  # the reset step pays nothing
+    fresh = Policy(trained)
+    fresh.reset(num_envs=3)
+    for t, (obs, reward, action) in enumerate(seen[11:]):
+        np.testing.assert_array_equal(fresh.act(obs, None if t == 0 else reward, deterministic=True), action)
+    with pytest.raises(ValueError, match="previous step's reward"):
+        fresh.act(obs)
+
+
 def test_rnn_agent_has_no_belief():
     _, trained = _agent("belief_rl/Bandit-K5-H10-v0", "ppo", kind="rnn")
     policy = Policy(trained)
