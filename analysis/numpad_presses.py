@@ -35,7 +35,7 @@ from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
-from belief_rl.posteriors import NumPadPosterior, numpad_posterior  # noqa: E402
+from belief_rl.posteriors import NumPadPosterior, numpad_active_counts, numpad_posterior  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.task_heads import true_component_probabilities  # noqa: E402
@@ -63,7 +63,7 @@ def analyse_run(run_dir: Path, num_tasks: int, eval_seed: int) -> dict:
     rollout = seeded_rollout(env, agent, evaluation_base_seed(eval_seed))
     env.close()
     observations = agent.env_observation(rollout.batch.inputs).numpy()
-    active_counts = (observations[..., 4:] > 0.5).sum(-1)
+    active_counts = numpad_active_counts(observations, env.unwrapped.size)
     stats = press_statistics(active_counts, rollout.rewards.numpy(), length)
     result = {"env_id": config.env_id, "agent": config.agent.kind, "seed": config.seed,
               "trained_steps": payload["global_step"], "num_tasks": num_tasks, "eval_seed": eval_seed,

@@ -130,16 +130,12 @@ def _bandit(agent: Agent, env: Any, rollout: Rollout, belief: Distribution, task
 
     learned_mean, learned_interval = at(learned_a, learned_b)
     exact_mean, exact_interval = at(exact_a, exact_b)
-    generator = torch.Generator().manual_seed(0)
-    best = {}
+    rng = np.random.default_rng(0)
+    best, calibration = {}, {}
     for name, (a, b) in (("learned", (learned_a, learned_b)), ("exact", (exact_a, exact_b))):
-        a_t, b_t = torch.as_tensor(a[times, task]), torch.as_tensor(b[times, task])
-        gamma_a = torch._standard_gamma(a_t.expand(_BEST_ARM_SAMPLES, *a_t.shape).contiguous(), generator)
-        gamma_b = torch._standard_gamma(b_t.expand(_BEST_ARM_SAMPLES, *b_t.shape).contiguous(), generator)
-        winners = (gamma_a / (gamma_a + gamma_b)).argmax(-1)  # [samples, times]
-        best[name] = torch.nn.functional.one_hot(winners, arms).double().mean(0).numpy()
-    calibration = {}
-    for name, (a, b) in (("learned", (learned_a, learned_b)), ("exact", (exact_a, exact_b))):
+        # P(arm is best) by Monte Carlo: the share of joint draws from the arms' Betas each arm wins.
+        draws = rng.beta(a[times, task], b[times, task], size=(_BEST_ARM_SAMPLES, len(times), arms))
+        best[name] = np.eye(arms)[draws.argmax(-1)].mean(0)
         ece, table = expected_calibration_error(a / (a + b), np.broadcast_to(true_p, a.shape))
         calibration[name] = {"ece": ece, "table": table}
     fig = bandit_belief_figure(times, learned_mean, learned_interval, exact_mean, exact_interval,

@@ -49,7 +49,7 @@ class Policy:
     @property
     def has_belief(self) -> bool:
         """Whether the agent has a task head, i.e. :meth:`belief` is defined."""
-        return type(self.agent).belief_from_state is not Agent.belief_from_state
+        return self.agent.belief_head is not None
 
     def reset(self, num_envs: int | None = None, autoreset: str = "next_step") -> None:
         """Start new meta-episodes: ``num_envs`` None for one env (single observations), else a batch.

@@ -86,8 +86,8 @@ def make_config(env_id: str | None = None, agent: str | None = None, algorithm: 
     ``preset=None`` takes the preset of the env's family for its final env kwargs (none for envs outside
     belief_rl); ``preset="none"`` none at all. See :func:`chosen_preset`.
     """
-    preset, _ = chosen_preset(env_id, agent, algorithm, preset, overrides, **fields)
-    return TrainConfig(**_assemble(env_id, agent, algorithm, preset, overrides, fields))
+    preset, kind = chosen_preset(env_id, agent, algorithm, preset, overrides, **fields)
+    return TrainConfig(**_assemble(env_id, agent, algorithm, overrides, fields, preset, kind))
 
 
 def chosen_preset(env_id: str | None = None, agent: str | None = None, algorithm: str | None = None,
@@ -95,18 +95,19 @@ def chosen_preset(env_id: str | None = None, agent: str | None = None, algorithm
                   **fields: Any) -> tuple[str, str]:
     """``(preset, agent kind)`` that :func:`make_config` applies: the family's preset is chosen from the env
     kwargs and the agent's preset part from the agent kind as they stand after every override."""
-    final = _assemble(env_id, agent, algorithm, NO_PRESET, overrides, fields)
+    final = _assemble(env_id, agent, algorithm, overrides, fields)
     kind = final["agent"].get("kind", AgentConfig.kind)
     if preset is None:
         preset = preset_for_env(final["env_id"], final.get("env_kwargs")) or NO_PRESET
     return preset, kind
 
 
-def _assemble(env_id: str | None, agent: str | None, algorithm: str | None, preset: str,
-              overrides: Sequence[str], fields: dict[str, Any]) -> dict[str, Any]:
+def _assemble(env_id: str | None, agent: str | None, algorithm: str | None, overrides: Sequence[str],
+              fields: dict[str, Any], preset: str = NO_PRESET,
+              kind: str = AgentConfig.kind) -> dict[str, Any]:
+    """The nested config dict: ``preset`` (its part for agent ``kind``), the arguments, then overrides."""
     config: dict[str, Any] = {"agent": {}, "ppo": {}, "svg0": {}}
     if preset != NO_PRESET:
-        kind = chosen_preset(env_id, agent, algorithm, NO_PRESET, overrides, **fields)[1]
         config = apply_preset(config, preset, kind)
     sections = {key: dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
                 for key, value in fields.items()}
