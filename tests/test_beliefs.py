@@ -161,3 +161,18 @@ def test_plot_beliefs_of_an_agent_without_task_head_is_a_one_line_error(tmp_path
     assert main(["plot", "beliefs", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rnn agent" in err[0] and "has no task head" in err[0]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_training_writes_the_belief_figure_to_tensorboard_at_evaluations(tmp_path, enabled):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = TrainConfig(env_id="belief_rl/Bandit-K5-H10-v0", agent=SMALL, total_steps=240, num_threads=1,
+                         eval_every=1, eval_tasks=8, belief_figures=enabled, belief_figure_tasks=8,
+                         ppo=PPOConfig(num_envs=8, num_minibatches=2, update_epochs=1))
+    Trainer.create(config, tmp_path / "run").train(progress=False)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    images = events.Tags()["images"]
+    assert images == (["beliefs"] if enabled else [])
+    if enabled:
+        assert [event.step for event in events.Images("beliefs")] == [80, 160, 240]  # one per evaluation

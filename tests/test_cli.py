@@ -291,3 +291,8 @@ def test_train_without_preset_uses_the_env_familys(tmp_path, capsys):
     assert main(["train", "--env", "belief_rl/Bandit-K5-H10-v0", "--total-steps", "100", "--preset", "none",
                  "--run-dir", str(tmp_path / "plain"), "--no-progress", *SMALL]) == 0
     assert read_config(tmp_path / "plain").ppo.update_epochs == 4
+
+
+def test_resume_refuses_a_new_algorithm(trained_run, capsys):
+    code, _, err = run_cli(["train", "--run-dir", trained_run, "--resume", "--algorithm", "svg0"], capsys)
+    assert_one_line_error(code, err, "only --total-steps may change")
