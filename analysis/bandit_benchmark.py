@@ -1,8 +1,8 @@
 """Bandit-v0 benchmark: belief, AuxHead and RNN agents vs the classical strategies.
 
 Trains each agent with recurrent PPO (the ``full`` preset unless overridden),
-evaluates it on held-out tasks next to the classical strategies (same tasks,
-same reward noise), and writes ``benchmark.json`` plus ``benchmark.png``
+evaluates its stochastic and its greedy policy on held-out tasks next to the classical strategies (same
+tasks, same reward noise), and writes ``benchmark.json`` plus ``benchmark.png``
 (learning curves and the final table) into ``--out``. Runs are resumable: a
 finished run is reused and an interrupted one resumes from its checkpoint, and the
 summary covers every finished run of the listed agents found in ``--out``.
@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
@@ -37,7 +38,8 @@ COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     """Train (or resume) one run and evaluate it, unless it is already evaluated."""
     run_dir = args.out / "runs" / f"{agent}_seed{seed}"
-    if (run_dir / "evaluation.json").exists():
+    evaluation = run_dir / "evaluation.json"
+    if evaluation.exists() and "policies" in json.loads(evaluation.read_text()):  # both policies scored
         return
     config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}},
                           args.preset, agent)
@@ -46,6 +48,13 @@ def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
     train_or_resume(run_dir, config, progress=not args.no_progress)
     evaluate_run(run_dir, args.num_tasks, args.eval_seed)
+
+
+def seed_summary(runs: list[dict], prefix: str) -> dict[str, float]:
+    """Mean of the per-seed means ± the standard error over seeds (over tasks when there is one seed)."""
+    if len(runs) == 1:
+        return {"mean": runs[0][f"{prefix}mean"], "stderr": runs[0][f"{prefix}stderr"]}
+    return summarize(np.array([run[f"{prefix}mean"] for run in runs]))
 
 
 def plot(results: dict, path: Path) -> None:
@@ -61,10 +70,13 @@ def plot(results: dict, path: Path) -> None:
     curves.legend(fontsize=8, loc="lower right")
 
     rows = [(f"{agent} agent", s["mean"], s["stderr"]) for agent, s in results["agent_summary"].items()]
+    rows += [(f"{agent} agent, greedy", s["greedy"]["mean"], s["greedy"]["stderr"])
+             for agent, s in results["agent_summary"].items()]
     rows += [(name, s["mean"], s["stderr"]) for name, s in results["strategies"].items()]
     rows.sort(key=lambda row: row[1])
     bars.barh([r[0] for r in rows], [r[1] for r in rows], xerr=[r[2] for r in rows], capsize=3,
-              color=[COLORS.get(r[0].removesuffix(" agent"), "tab:gray") for r in rows])
+              color=[to_rgba(COLORS.get(r[0].split(" agent")[0], "tab:gray"),
+                             0.5 if r[0].endswith("greedy") else 1.0) for r in rows])
     for i, (_, mean, _) in enumerate(rows):
         bars.text(mean + 0.5, i, f"{mean:.2f}", va="center", fontsize=8)
     bars.set_xlabel(f"mean return on {results['num_tasks']:,} held-out tasks (± s.e.)")
@@ -99,22 +111,19 @@ def main() -> None:
                 continue
             evaluation = json.loads((run_dir / "evaluation.json").read_text())
             rows = read_metrics(run_dir)
+            greedy = evaluation["policies"]["greedy"]
             agents.setdefault(agent, []).append({
                 "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir),
                 "mean": evaluation["agent"]["mean"], "stderr": evaluation["agent"]["stderr"],
+                "greedy_mean": greedy["mean"], "greedy_stderr": greedy["stderr"],
                 "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
                 "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
                 "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
             })
-    # Across seeds: the mean of per-seed means, with the standard error over seeds
-    # (over tasks when there is one seed).
     agent_summary = {}
     for agent, runs in agents.items():
-        means = np.array([r["mean"] for r in runs])
-        if len(runs) > 1:
-            agent_summary[agent] = {**summarize(means), "num_seeds": len(runs)}
-        else:
-            agent_summary[agent] = {"mean": runs[0]["mean"], "stderr": runs[0]["stderr"], "num_seeds": 1}
+        agent_summary[agent] = {**seed_summary(runs, ""), "greedy": seed_summary(runs, "greedy_"),
+                                "num_seeds": len(runs)}
     results = {
         "env_id": args.env, "num_tasks": args.num_tasks, "eval_seed": args.eval_seed, "preset": args.preset,
         "overrides": args.set, "machine": machine_description(),
@@ -127,7 +136,8 @@ def main() -> None:
     plot(results, args.out / "benchmark.png")
     for agent, summary in agent_summary.items():
         runs = agents[agent]
-        print(f"{agent:>9}: {summary['mean']:.2f} ± {summary['stderr']:.2f}  "
+        print(f"{agent:>9}: {summary['mean']:.2f} ± {summary['stderr']:.2f} stochastic, "
+              f"{summary['greedy']['mean']:.2f} ± {summary['greedy']['stderr']:.2f} greedy  "
               f"({len(runs)} seed(s), {np.mean([r['train_wall_time_s'] for r in runs]) / 60:.1f} min, "
               f"{np.mean([r['steps_per_sec'] for r in runs]):,.0f} steps/s)")
     for name, s in sorted(results["strategies"].items(), key=lambda kv: -kv[1]["mean"]):

@@ -23,7 +23,7 @@ from belief_rl.belief_report import plot_run_beliefs
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.config import AGENT_KINDS, ALGORITHMS, TrainConfig, describe
 from belief_rl.errors import BeliefRLError
-from belief_rl.evaluation import evaluate_references, evaluate_run, format_results
+from belief_rl.evaluation import POLICIES, evaluate_references, evaluate_run, format_results
 from belief_rl.families import family_of, preset_for_env
 from belief_rl.presets import NO_PRESET, PRESETS, chosen_preset, make_config
 from belief_rl.runs import read_config
@@ -72,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--num-tasks", type=int, default=None,
                           help="held-out tasks (default 10,000 on bandits, 1,000 on the MuJoCo/control envs)")
     evaluate.add_argument("--seed", type=int, default=0, help="evaluation seed (selects the held-out tasks)")
-    evaluate.add_argument("--deterministic", action="store_true",
-                          help="take each action distribution's mode instead of sampling "
-                               "(the policy PPO trained)")
+    evaluate.add_argument("--policy", choices=("both", *POLICIES), default="both",
+                          help="score the stochastic policy (the one the learners optimize), the greedy one "
+                               "(each action distribution's mode), or both on the same tasks (default)")
     evaluate.add_argument("--env", default=None, help="check that the run was trained on this environment")
 
     baselines = commands.add_parser("baselines", help="the reference policies alone (bandit strategies, "
@@ -200,8 +200,8 @@ def _num_tasks(requested: int | None, env_id: str) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     num_tasks = _num_tasks(args.num_tasks, read_config(args.run_dir).env_id)
-    results = evaluate_run(args.run_dir, num_tasks, args.seed, deterministic=args.deterministic,
-                           expected_env_id=args.env)
+    policies = POLICIES if args.policy == "both" else (args.policy,)
+    results = evaluate_run(args.run_dir, num_tasks, args.seed, policies, expected_env_id=args.env)
     print(format_results(results))
     print(f"wrote {args.run_dir / 'evaluation.json'} and {args.run_dir / 'evaluation.png'}")
     return 0

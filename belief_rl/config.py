@@ -101,6 +101,8 @@ class PPOConfig:
     gae_lambda: float = setting(0.9, "GAE λ")
     clip_coef: float = setting(0.2, "PPO clipping range")
     ent_coef: float = setting(0.003, "entropy bonus weight")
+    ent_coef_final: float | None = setting(None, "if set, the entropy weight moves linearly from ent_coef to "
+                                                 "this over the run (Bayes-optimal play is deterministic)")
     vf_coef: float = setting(0.5, "value loss weight")
     max_grad_norm: float = setting(1.0, "gradient clipping norm (per gradient group)")
     update_epochs: int = setting(4, "passes over each rollout")
@@ -115,6 +117,8 @@ class PPOConfig:
         _require(0 <= self.gae_lambda <= 1, f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         _require(self.clip_coef > 0, f"clip_coef must be positive, got {self.clip_coef}")
         _require(self.ent_coef >= 0 and self.vf_coef >= 0, "ent_coef and vf_coef must be >= 0")
+        _require(self.ent_coef_final is None or self.ent_coef_final >= 0,
+                 f"ent_coef_final must be >= 0, got {self.ent_coef_final}")
         _require(self.max_grad_norm > 0, f"max_grad_norm must be positive, got {self.max_grad_norm}")
         _require(self.update_epochs > 0, f"update_epochs must be positive, got {self.update_epochs}")
         _require(0 < self.aux_epochs <= self.update_epochs,

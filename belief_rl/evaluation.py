@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from belief_rl.agents import Agent
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.envs.task_specs import BetaTask
 from belief_rl.families import reference_evaluator
-from belief_rl.plotting import plot_evaluation
+from belief_rl.plotting import agent_rows, plot_evaluation
 from belief_rl.posteriors import bandit_posterior
 from belief_rl.references.bandits import bandit_reference_returns
 from belief_rl.rollout import Rollout, collect_rollout
@@ -125,27 +126,47 @@ def evaluate_references(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
     return evaluator(env_id, num_tasks, evaluation_base_seed(eval_seed), held_out_kwargs(env_kwargs))
 
 
-def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministic: bool = False,
-                 expected_env_id: str | None = None) -> dict[str, Any]:
-    """Evaluate a trained run; writes ``evaluation.json`` and ``evaluation.png`` into ``run_dir``."""
+#: The policies :func:`evaluate_run` can score: the sampled one that PPO and SVG(0) optimize, and its mode.
+POLICIES = ("stochastic", "greedy")
+
+
+def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0,
+                 policies: Sequence[str] = POLICIES, expected_env_id: str | None = None) -> dict[str, Any]:
+    """Evaluate a trained run with each of ``policies``; writes ``evaluation.json`` and ``evaluation.png``.
+
+    ``stochastic`` samples actions (the policy the learners optimize); ``greedy`` takes each action
+    distribution's mode and the bottleneck's mean. Both meet the same held-out tasks and reward noise.
+    ``results["agent"]`` holds the run's metadata and the first policy's summary (the belief KL is that
+    policy's too); ``results["policies"]`` every policy's summary.
+    """
+    unknown = [name for name in policies if name not in POLICIES]
+    if unknown or not policies:
+        raise ValueError(f"unknown policy {unknown[0] if unknown else None!r}; "
+                         f"choose from {', '.join(POLICIES)}")
     agent, config, payload = load_agent(run_dir)
     if expected_env_id is not None and expected_env_id != config.env_id:
         raise CheckpointError(f"run {run_dir} was trained on {config.env_id!r}, not {expected_env_id!r}")
     torch.set_num_threads(config.num_threads)
     start = time.perf_counter()
-    evaluation = evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed, deterministic,
-                                with_belief_kl=True)
+    summaries, belief_kl = {}, None
+    for index, policy in enumerate(dict.fromkeys(policies)):
+        evaluation = evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed,
+                                    deterministic=policy == "greedy", with_belief_kl=index == 0)
+        summaries[policy] = summarize(evaluation.returns)
+        belief_kl = evaluation.belief_kl if index == 0 else belief_kl
+    first = next(iter(summaries))
     results: dict[str, Any] = {
         "env_id": config.env_id, "env_kwargs": config.env_kwargs,
         "num_tasks": num_tasks, "eval_seed": eval_seed,
         "agent": {"kind": config.agent.kind, "algorithm": config.algorithm, "seed": config.seed,
-                  "trained_steps": payload["global_step"], "deterministic": deterministic,
-                  **summarize(evaluation.returns)},
+                  "trained_steps": payload["global_step"], "policy": first,
+                  "deterministic": first == "greedy", **summaries[first]},
+        "policies": summaries,
         "strategies": {},
     }
-    if evaluation.belief_kl is not None:
-        results["belief_kl"] = {"per_step": evaluation.belief_kl.tolist(),
-                                "mean": float(evaluation.belief_kl.mean())}
+    if belief_kl is not None:
+        results["belief_kl"] = {"per_step": belief_kl.tolist(), "mean": float(belief_kl.mean()),
+                                "policy": first}
     results["strategies"] = evaluate_references(config.env_id, config.env_kwargs, num_tasks, eval_seed)
     results["eval_wall_time_s"] = round(time.perf_counter() - start, 2)
     run_dir = Path(run_dir)
@@ -156,11 +177,7 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, deterministi
 
 def format_results(results: dict[str, Any]) -> str:
     """A plain-text table: the agent (if any) and the strategies, best first."""
-    rows = []
-    if "agent" in results:
-        agent = results["agent"]
-        rows.append((f"{agent['kind']} agent ({agent['algorithm']})", agent))
-    rows += list(results.get("strategies", {}).items())
+    rows = agent_rows(results) + list(results.get("strategies", {}).items())
     rows.sort(key=lambda row: -row[1]["mean"])
     width = max(len(name) for name, _ in rows)
     lines = [f"{results['env_id']}: mean return over {results['num_tasks']:,} held-out tasks (eval seed "

@@ -37,17 +37,26 @@ def save_figure(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def agent_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
+    """``(label, summary)`` of each evaluated policy of the agent in an :func:`evaluate_run` result."""
+    agent = results.get("agent")
+    if not agent:
+        return []
+    # Results written before both policies were scored hold one summary in "agent".
+    policies = results.get("policies") or {"greedy" if agent.get("deterministic") else "stochastic": agent}
+    return [(f"{agent['kind']} agent ({agent['algorithm']}, {policy})", summary)
+            for policy, summary in policies.items()]
+
+
 def plot_evaluation(results: dict[str, Any], path: Path) -> None:
     """Returns (agent vs strategies, mean ± s.e.) and, if present, the belief KL per step."""
     has_kl = "belief_kl" in results
     fig, axes = plt.subplots(1, 2 if has_kl else 1, figsize=(12 if has_kl else 6.5, 4.2), squeeze=False)
-    rows = [(name, r) for name, r in results.get("strategies", {}).items()]
-    agent = results.get("agent")
-    if agent:
-        rows.append((f"{agent['kind']} agent", agent))
-    rows.sort(key=lambda row: row[1]["mean"])
+    agents = agent_rows(results)
+    rows = sorted(agents + list(results.get("strategies", {}).items()), key=lambda row: row[1]["mean"])
     ax = axes[0, 0]
-    colors = ["tab:red" if agent and name == f"{agent['kind']} agent" else "tab:gray" for name, _ in rows]
+    agent_names = {name for name, _ in agents}
+    colors = ["tab:red" if name in agent_names else "tab:gray" for name, _ in rows]
     ax.barh([name for name, _ in rows], [r["mean"] for _, r in rows], xerr=[r["stderr"] for _, r in rows],
             color=colors, capsize=3)
     for i, (_, r) in enumerate(rows):

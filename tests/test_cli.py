@@ -102,7 +102,23 @@ def test_evaluate_writes_json_and_plot_next_to_the_strategies(trained_run, capsy
     assert {"gittins", "bayes_ucb", "greedy", "thompson", "random", "oracle"} <= results["strategies"].keys()
     assert len(results["belief_kl"]["per_step"]) == 10
     assert (trained_run / "evaluation.png").stat().st_size > 10_000
-    assert "gittins" in out and "belief agent" in out
+    assert "gittins" in out
+    assert "belief agent (ppo, stochastic)" in out and "belief agent (ppo, greedy)" in out
+    # Both policies by default, on the same tasks; the stochastic one is the headline "agent" row.
+    assert set(results["policies"]) == {"stochastic", "greedy"}
+    assert results["agent"]["policy"] == "stochastic"
+    assert results["agent"]["mean"] == results["policies"]["stochastic"]["mean"]
+
+
+def test_evaluate_greedy_alone_repeats_exactly(trained_run, capsys):
+    means = []
+    for _ in range(2):
+        code, out, _ = run_cli(["evaluate", trained_run, "--num-tasks", "200", "--policy", "greedy"], capsys)
+        assert code == 0 and "(ppo, greedy)" in out and "(ppo, stochastic)" not in out
+        results = json.loads((trained_run / "evaluation.json").read_text())
+        assert list(results["policies"]) == ["greedy"] and results["agent"]["deterministic"]
+        means.append(results["agent"]["mean"])
+    assert means[0] == means[1]
 
 
 def _cli_process(args, cwd):

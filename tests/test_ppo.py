@@ -1,4 +1,5 @@
-"""PPO pieces: GAE against a naive reference, and an update that moves the policy the right way."""
+"""PPO pieces: GAE against a naive reference, an update that moves the policy the right way, and the first
+updates of a fixed-seed run pinned to the numbers of an earlier implementation."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,10 @@ from belief_rl import envs
 from belief_rl.agents import make_agent
 from belief_rl.algorithms.ppo import PPO, compute_gae
 from belief_rl.config import AgentConfig, PPOConfig
+from belief_rl.envs import make_vector_env
+from belief_rl.presets import make_config
 from belief_rl.rollout import collect_rollout
+from belief_rl.runs import build_agent
 
 
 def naive_gae(rewards, values, dones, last_value, gamma, lam):
@@ -71,3 +75,51 @@ def test_ppo_update_raises_probability_of_advantaged_actions(kind):
     assert {"policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction"} <= metrics.keys()
     if kind != "rnn":
         assert "task_nll" in metrics
+
+
+# The first three PPO updates on Bandit-v0 (quick preset, 16 meta-episodes, 2 minibatches, seed 0) as the
+# implementation before the throughput work computed them (commit ec4575e): restructuring the componentwise
+# head (split first layers) and computing tanh as 2·sigmoid(2x) − 1 must not change what is learned. The
+# rollout returns pin the sampled actions too.
+PINNED_FIRST_UPDATES = {
+    "belief": [(820.0, -1e-06, 2.545349, 2.995732, -0.073063),
+               (831.0, -2.1e-05, 2.60683, 2.995732, -0.721128),
+               (806.0, -4.6e-05, 2.569621, 2.995731, -1.088547)],
+    "rnn": [(820.0, -0.007241, 1.749342, 2.992328, None), (813.0, 0.003705, 2.062031, 2.933384, None),
+            (863.0, 0.001331, 2.902119, 2.966919, None)],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PINNED_FIRST_UPDATES))
+def test_first_updates_match_the_previous_implementation(kind):
+    torch.manual_seed(0)
+    config = make_config("belief_rl/Bandit-v0", kind, preset="quick",
+                         overrides=["ppo.num_envs=16", "ppo.num_minibatches=2"])
+    env = make_vector_env(config.env_id, config.ppo.num_envs)
+    agent = build_agent(config, env)
+    ppo = PPO(agent, config.ppo)
+    generator = torch.Generator().manual_seed(0)
+    for seed, pinned in enumerate(PINNED_FIRST_UPDATES[kind]):
+        total_reward, policy_loss, value_loss, entropy, task_nll = pinned
+        rollout = collect_rollout(env, agent, seed=seed)
+        metrics = ppo.update(rollout, generator)
+        assert float(rollout.rewards.sum()) == total_reward
+        assert metrics["policy_loss"] == pytest.approx(policy_loss, abs=2e-6)
+        assert metrics["value_loss"] == pytest.approx(value_loss, abs=2e-5)
+        assert metrics["entropy"] == pytest.approx(entropy, abs=2e-6)
+        if task_nll is not None:
+            assert metrics["task_nll"] == pytest.approx(task_nll, abs=2e-5)
+
+
+def test_entropy_weight_anneals_linearly_to_its_final_value():
+    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 4)
+    agent = make_agent(AgentConfig(kind="rnn", hidden_size=8, embed_dim=8, policy_hidden=(8,)),
+                       env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)
+    annealed = PPO(agent, PPOConfig(num_envs=4, ent_coef=0.01, ent_coef_final=0.002))
+    constant = PPO(agent, PPOConfig(num_envs=4, ent_coef=0.01))
+    for fraction, expected in [(0.0, 0.01), (0.25, 0.008), (1.0, 0.002), (1.5, 0.002)]:
+        annealed.set_progress(fraction)
+        constant.set_progress(fraction)
+        assert annealed.ent_coef == pytest.approx(expected) and constant.ent_coef == 0.01
+    with pytest.raises(ValueError, match="ent_coef_final must be >= 0"):
+        PPOConfig(ent_coef_final=-0.1)

@@ -52,6 +52,7 @@ class PPO:
         self.agent = agent
         self.config = config
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.ent_coef = config.ent_coef
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
@@ -60,10 +61,14 @@ class PPO:
         self.optimizer.load_state_dict(state["optimizer"])
 
     def set_progress(self, fraction_done: float) -> None:
-        """Linear learning-rate annealing to zero over the run."""
+        """Linear annealing over the run: learning rate to zero, entropy weight to ``ent_coef_final``."""
+        remaining = min(max(1.0 - fraction_done, 0.0), 1.0)
         if self.config.anneal_lr:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.config.learning_rate * max(1.0 - fraction_done, 0.0)
+                group["lr"] = self.config.learning_rate * remaining
+        if self.config.ent_coef_final is not None:
+            final = self.config.ent_coef_final
+            self.ent_coef = final + (self.config.ent_coef - final) * remaining
 
     def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
         """One PPO update on a rollout of whole meta-episodes; returns mean metrics."""
@@ -95,7 +100,7 @@ class PPO:
         value_loss = 0.5 * (out.value - returns).pow(2).mean()
         entropy = out.entropy.mean()
         aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
-        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy + aux_loss
+        loss = policy_loss + cfg.vf_coef * value_loss - self.ent_coef * entropy + aux_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = sum(float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm))

@@ -15,11 +15,24 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution
+from torch.nn import functional as F
 
 from belief_rl.networks.action_heads import ActionHead
+from belief_rl.networks.activations import tanh
 from belief_rl.networks.mlp import mlp
 
 ComponentSplit = Callable[[torch.Tensor], torch.Tensor]
+
+
+def component_linear(layer: nn.Linear, components: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    """``layer(cat([components, shared broadcast over components], -1))`` without building the broadcast.
+
+    ``components [..., C, F]`` and ``shared [..., S]``: the product with the shared part is computed once per
+    row and added to every component's, which saves C − 1 of C products with the (wide) shared inputs.
+    """
+    width = components.shape[-1]
+    return (F.linear(components, layer.weight[:, :width])
+            + F.linear(shared, layer.weight[:, width:], layer.bias).unsqueeze(-2))
 
 
 class _ComponentEncoder(nn.Module):
@@ -33,14 +46,14 @@ class _ComponentEncoder(nn.Module):
         self.encode = nn.Linear(features_per_component + obs_dim, hidden[-1])
         self.out_dim = 2 * hidden[-1]
 
-    def forward(self, policy_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[..., C, F + obs]`` per-component inputs and the pooled context ``[..., 2H]``."""
+    def forward(self, policy_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-component features ``[..., C, F]``, the observation ``[..., obs]`` and the pooled context
+        ``[..., 2H]``; each component is embedded from ``(its features, the observation)``."""
         components = self.split(policy_input[..., : self.belief_dim])
-        obs = policy_input[..., self.belief_dim:].unsqueeze(-2).expand(*components.shape[:-1], -1)
-        per_component = torch.cat([components, obs], dim=-1)
-        embedded = torch.tanh(self.encode(per_component))
+        obs = policy_input[..., self.belief_dim:]
+        embedded = tanh(component_linear(self.encode, components, obs))
         pooled = torch.cat([embedded.mean(-2), embedded.amax(-2)], dim=-1)
-        return per_component, pooled
+        return components, obs, pooled
 
 
 class ComponentwiseCategoricalHead(ActionHead):
@@ -53,9 +66,11 @@ class ComponentwiseCategoricalHead(ActionHead):
         self.score = mlp(features_per_component + obs_dim + self.encoder.out_dim, hidden, 1, out_gain=0.01)
 
     def forward(self, features: torch.Tensor) -> Distribution:
-        per_component, pooled = self.encoder(features)
-        context = pooled.unsqueeze(-2).expand(*per_component.shape[:-1], -1)
-        logits = self.score(torch.cat([per_component, context], dim=-1)).squeeze(-1)
+        # The scorer reads (component features, observation, pooled context); only the first part differs
+        # between components, so the first layer is split (see component_linear).
+        components, obs, pooled = self.encoder(features)
+        hidden = component_linear(self.score[0], components, torch.cat([obs, pooled], dim=-1))
+        logits = self.score[1:](hidden).squeeze(-1)
         return Categorical(logits=logits)
 
     @staticmethod
@@ -74,5 +89,5 @@ class ComponentwiseCritic(nn.Module):
         self.belief_dim = belief_dim
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        _, pooled = self.encoder(features)
-        return self.value(torch.cat([pooled, features[..., self.belief_dim:]], dim=-1))
+        _, obs, pooled = self.encoder(features)
+        return self.value(torch.cat([pooled, obs], dim=-1))

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from belief_rl.networks.activations import Tanh
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.Tanh,
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = Tanh,
         out_gain: float = 1.0) -> nn.Sequential:
     """``in_dim → hidden... → out_dim`` with orthogonal init (the PPO convention).
 
