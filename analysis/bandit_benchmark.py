@@ -27,7 +27,7 @@ from matplotlib.colors import to_rgba  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
-from belief_rl.evaluation import evaluate_run, evaluate_strategies, summarize  # noqa: E402
+from belief_rl.evaluation import POLICIES, evaluate_run, evaluate_strategies, summarize  # noqa: E402
 from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
 from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
@@ -38,8 +38,7 @@ COLORS = {"belief": "tab:red", "aux_head": "tab:blue", "rnn": "tab:green"}
 def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     """Train (or resume) one run and evaluate it, unless it is already evaluated."""
     run_dir = args.out / "runs" / f"{agent}_seed{seed}"
-    evaluation = run_dir / "evaluation.json"
-    if evaluation.exists() and "policies" in json.loads(evaluation.read_text()):  # both policies scored
+    if is_evaluated(run_dir, args):
         return
     config = apply_preset({"env_id": args.env, "seed": seed, "agent": {"kind": agent}, "ppo": {}},
                           args.preset, agent)
@@ -48,6 +47,16 @@ def train_and_evaluate(agent: str, seed: int, args: argparse.Namespace) -> None:
     print(f"== {agent} seed {seed}: training in {run_dir}", flush=True)
     train_or_resume(run_dir, config, progress=not args.no_progress)
     evaluate_run(run_dir, args.num_tasks, args.eval_seed)
+
+
+def is_evaluated(run_dir: Path, args: argparse.Namespace) -> bool:
+    """Whether the run's evaluation.json scores both policies on this benchmark's tasks."""
+    path = run_dir / "evaluation.json"
+    if not path.exists():
+        return False
+    evaluation = json.loads(path.read_text())
+    same_tasks = evaluation["num_tasks"] == args.num_tasks and evaluation["eval_seed"] == args.eval_seed
+    return same_tasks and set(POLICIES) <= evaluation.get("policies", {}).keys()
 
 
 def seed_summary(runs: list[dict], prefix: str) -> dict[str, float]:
@@ -107,14 +116,14 @@ def main() -> None:
     agents: dict[str, list[dict]] = {}
     for agent in args.agents:
         for run_dir in sorted((args.out / "runs").glob(f"{agent}_seed*")):
-            if not (run_dir / "evaluation.json").exists():
+            if not is_evaluated(run_dir, args):
                 continue
             evaluation = json.loads((run_dir / "evaluation.json").read_text())
             rows = read_metrics(run_dir)
-            greedy = evaluation["policies"]["greedy"]
+            stochastic, greedy = evaluation["policies"]["stochastic"], evaluation["policies"]["greedy"]
             agents.setdefault(agent, []).append({
                 "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir),
-                "mean": evaluation["agent"]["mean"], "stderr": evaluation["agent"]["stderr"],
+                "mean": stochastic["mean"], "stderr": stochastic["stderr"],
                 "greedy_mean": greedy["mean"], "greedy_stderr": greedy["stderr"],
                 "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
                 "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),

@@ -77,7 +77,7 @@ def final_evaluation(run_dir: Path, args: argparse.Namespace) -> dict:
         results = json.loads(path.read_text())
         if results["num_tasks"] == args.num_tasks:
             return results
-    return evaluate_run(run_dir, args.num_tasks, eval_seed=0)
+    return evaluate_run(run_dir, args.num_tasks, eval_seed=0, policies=("stochastic",))
 
 
 def summarize_env(env_id: str, args: argparse.Namespace, previous: dict) -> dict:

@@ -47,7 +47,7 @@ from belief_rl.families import preset_for_env  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.presets import apply_preset, make_config  # noqa: E402
 from belief_rl.rollout import collect_rollout  # noqa: E402
-from belief_rl.runs import build_agent  # noqa: E402
+from belief_rl.runs import build_agent, build_learner  # noqa: E402
 from belief_rl.stats import summarize  # noqa: E402
 
 ENV_BATCHES = {"belief_rl/Bandit-v0": (64, 1024), "belief_rl/Semicircle-v0": (64, 1024),
@@ -55,7 +55,7 @@ ENV_BATCHES = {"belief_rl/Bandit-v0": (64, 1024), "belief_rl/Semicircle-v0": (64
                "belief_rl/NumPad-3x3-L4-v0": (64, 256)}
 LEARNER_ENVS = ("belief_rl/Semicircle-v0", "belief_rl/SemicircleBall-v0", "belief_rl/NumPad-2x2-L3-v0")
 AGENTS = ("belief", "aux_head", "rnn")
-SECTIONS = ("env", "svg0", "ppo")
+SECTIONS = ("env", "svg0", "ppo", "floor")
 PPO_ENV, PPO_PRESET = "belief_rl/Bandit-v0", "full"
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -101,19 +101,18 @@ def learner_speed(env_id: str, agent_kind: str) -> dict[str, float]:
             "sequence_length": int(rollout.rewards.shape[0])}
 
 
-def ppo_speed(agent_kind: str, iterations: int) -> dict[str, float]:
+def ppo_speed(agent_kind: str, iterations: int, threads: int) -> dict[str, float]:
     """Seconds per PPO iteration (rollout, update) and env steps/s for one agent, after one warm-up iteration.
 
-    Uses only the API that every version of the package has (``make_config``, ``make_vector_env``,
-    ``build_agent``, ``PPO``, ``collect_rollout``), so it measures older code as well.
+    Builds the learner as training does (``build_learner``, with ``num_threads=threads``), through API that
+    older versions of the package have too (``make_config``, ``make_vector_env``, ``build_agent``,
+    ``build_learner``, ``collect_rollout``), so it measures older code as well.
     """
-    from belief_rl.algorithms.ppo import PPO
-
     torch.manual_seed(0)
-    config = make_config(PPO_ENV, agent_kind, preset=PPO_PRESET)
+    config = make_config(PPO_ENV, agent_kind, preset=PPO_PRESET, num_threads=threads)
     env = envs.make_vector_env(config.env_id, config.ppo.num_envs)
     agent = build_agent(config, env)
-    learner = PPO(agent, config.ppo)
+    learner = build_learner(agent, config)
     generator = torch.Generator().manual_seed(0)
     rollout_s = update_s = 0.0
     for i in range(iterations + 1):
@@ -131,6 +130,35 @@ def ppo_speed(agent_kind: str, iterations: int) -> dict[str, float]:
             "steps_per_iteration": rollout.num_steps}
 
 
+def recurrent_pass_rates(hidden: int = 128, steps: int = 100, batches: tuple[int, ...] = (32, 1024),
+                         repeats: int = 10) -> dict[str, dict[str, float]]:
+    """What one GRU torso (input embedding + ``nn.GRU``: the agents' ``RecurrentCore`` at the bandit size)
+    costs per forward+backward pass over ``steps × batch`` inputs, for PPO's minibatch of 32 sequences and a
+    large batch: the floor under a learner that must run it on every minibatch."""
+    from belief_rl.networks.recurrent import RecurrentCore
+
+    def forward_backward(core: RecurrentCore, inputs: torch.Tensor) -> None:
+        outputs, _ = core.sequence(inputs, core.initial_state(inputs.shape[1]))
+        outputs.sum().backward()
+
+    env = envs.make_vector_env(PPO_ENV, 1)
+    input_dim = build_agent(make_config(PPO_ENV, "rnn", preset=PPO_PRESET), env).input_dim  # encoded input
+    env.close()
+    rates = {}
+    for batch in batches:
+        core = RecurrentCore(input_dim, hidden, "gru", hidden)
+        inputs = torch.randn(steps, batch, input_dim)
+        forward_backward(core, inputs)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            forward_backward(core, inputs)
+        seconds = (time.perf_counter() - start) / repeats
+        rates[str(batch)] = {"pass_ms": 1000 * seconds, "steps_per_sec": steps * batch / seconds}
+        print(f"GRU({hidden}) forward+backward over {steps} × {batch}: {1000 * seconds:.1f} ms, "
+              f"{steps * batch / seconds:,.0f} steps/s", flush=True)
+    return rates
+
+
 def package_at(revision: str, dest: Path) -> Path:
     """The package as of git ``revision``, laid out as it installs (``belief_rl/`` with ``envs/`` inside)
     under ``dest``; returns the directory to put first on ``PYTHONPATH``."""
@@ -144,15 +172,20 @@ def package_at(revision: str, dest: Path) -> Path:
 
 def ppo_speeds_in_subprocess(source: Path | None, agents: list[str], iterations: int,
                              threads: int) -> dict[str, dict[str, float]]:
-    """:func:`ppo_speed` for each agent in a fresh process that imports ``belief_rl`` from ``source`` (the
-    installed package if None)."""
+    """:func:`ppo_speed` for each agent, each in a fresh process (a learner may set torch's thread count for
+    its process) that imports ``belief_rl`` from ``source`` (the installed package if None)."""
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(source), env.get("PYTHONPATH", "")])
-    command = [sys.executable, __file__, "--ppo-worker", "--agents", *agents, "--iterations", str(iterations),
-               "--threads", str(threads)]
-    output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    rows = {}
+    for agent in agents:
+        command = [sys.executable, __file__, "--ppo-worker", "--agents", agent,
+                   "--iterations", str(iterations), "--threads", str(threads)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"PPO measurement of {agent} ({source or 'this code'}) failed:\n{done.stderr}")
+        rows.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
 
 
 def ppo_section(agents: list[str], before: str | None, repeats: int, iterations: int,
@@ -182,42 +215,56 @@ def ppo_section(agents: list[str], before: str | None, repeats: int, iterations:
 
 
 def plot(results: dict, path: Path) -> None:
-    panels = 3 if "ppo" in results else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.5))
-    left, right = axes[0], axes[1]
+    sections = [key for key in ("env_steps_per_sec", "learner", "ppo") if results.get(key)]
+    fig, axes = plt.subplots(1, len(sections), figsize=(6.5 * len(sections), 4.5), squeeze=False)
+    panels = dict(zip(sections, axes[0]))
+    if "env_steps_per_sec" in panels:
+        plot_env_rates(panels["env_steps_per_sec"], results["env_steps_per_sec"])
+    if "learner" in panels:
+        plot_svg0_rates(panels["learner"], results["learner"])
+    if "ppo" in panels:
+        plot_ppo_rates(panels["ppo"], results["ppo"])
+    save_figure(fig, path)
+
+
+def plot_env_rates(ax: plt.Axes, rates: dict) -> None:
     labels, values = [], []
-    for env_id, rows in results["env_steps_per_sec"].items():
+    for env_id, rows in rates.items():
         for num_envs, sps in rows.items():
             labels.append(f"{env_id.removeprefix('belief_rl/')} ×{num_envs}")
             values.append(sps)
-    left.barh(labels, values, color="tab:gray")
-    left.set_xscale("log")
-    left.set_xlabel("environment steps / s (random actions)")
-    left.set_title("batched environments")
+    ax.barh(labels, values, color="tab:gray")
+    ax.set_xscale("log")
+    ax.set_xlabel("environment steps / s (random actions)")
+    ax.set_title("batched environments")
+
+
+def plot_svg0_rates(ax: plt.Axes, learner: dict) -> None:
     labels, values = [], []
-    for env_id, agents in results["learner"].items():
+    for env_id, agents in learner.items():
         for agent, row in agents.items():
             labels.append(f"{env_id.removeprefix('belief_rl/')} {agent}")
             values.append(row["env_steps_per_sec_training"])
-    right.barh(labels, values, color="tab:red")
-    right.set_xlabel("environment steps / s while training (SVG(0) preset)")
-    right.set_title("end-to-end training throughput")
-    if "ppo" in results:
-        ax, ppo = axes[2], results["ppo"]["results"]
-        codes = list(ppo)
-        agents = list(ppo[codes[-1]])
-        width = 0.8 / len(codes)
-        for i, code in enumerate(codes):
-            means = [ppo[code][a]["mean"] for a in agents]
-            errors = [ppo[code][a]["stderr"] for a in agents]
-            ax.barh(np.arange(len(agents)) + i * width, means, width, xerr=errors,
-                    label=code if code == "after" else f"before ({results['ppo']['before_revision']})",
-                    color="tab:gray" if code == "before" else "tab:red", capsize=3)
-        ax.set_yticks(np.arange(len(agents)) + width * (len(codes) - 1) / 2, agents)
-        ax.set_xlabel("environment steps / s while training (mean ± s.e. over repeats)")
-        ax.set_title("recurrent PPO on Bandit-v0, full preset")
-        ax.legend()
-    save_figure(fig, path)
+    ax.barh(labels, values, color="tab:red")
+    ax.set_xlabel("environment steps / s while training (SVG(0) preset)")
+    ax.set_title("end-to-end training throughput")
+
+
+def plot_ppo_rates(ax: plt.Axes, ppo: dict) -> None:
+    rows = ppo["results"]
+    codes = list(rows)
+    agents = list(rows[codes[-1]])
+    width = 0.8 / len(codes)
+    for i, code in enumerate(codes):
+        means = [rows[code][a]["mean"] for a in agents]
+        errors = [rows[code][a]["stderr"] for a in agents]
+        ax.barh(np.arange(len(agents)) + i * width, means, width, xerr=errors,
+                label="this code" if code == "after" else f"before ({ppo['before_revision']})",
+                color="tab:gray" if code == "before" else "tab:red", capsize=3)
+    ax.set_yticks(np.arange(len(agents)) + width * (len(codes) - 1) / 2, agents)
+    ax.set_xlabel("environment steps / s while training (mean ± s.e. over repeats)")
+    ax.set_title(f"recurrent PPO on {ppo['env_id'].removeprefix('belief_rl/')}, {ppo['preset']} preset")
+    ax.legend()
 
 
 def main() -> None:
@@ -225,7 +272,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/throughput"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="what to measure: batched envs, SVG(0) learners, PPO on Bandit-v0")
+                        help="what to measure: batched envs, SVG(0) learners, PPO on Bandit-v0, and the "
+                             "GRU forward+backward pass under PPO's minibatches (floor)")
     parser.add_argument("--agents", nargs="+", choices=AGENTS, default=list(AGENTS))
     parser.add_argument("--before", default=None, help="git revision to compare the PPO rows against")
     parser.add_argument("--repeats", type=int, default=3, help="PPO: alternating measurements per version")
@@ -234,7 +282,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.ppo_worker:  # one measurement, as JSON on the last line (see ppo_speeds_in_subprocess)
-        print(json.dumps({agent: ppo_speed(agent, args.iterations) for agent in args.agents}))
+        print(json.dumps({agent: ppo_speed(agent, args.iterations, args.threads) for agent in args.agents}))
         return
     torch.manual_seed(0)
     results: dict = {"machine": machine_description(), "env_steps_per_sec": {}, "learner": {}}
@@ -254,6 +302,8 @@ def main() -> None:
     if "ppo" in args.sections:
         results["ppo"] = ppo_section(args.agents, args.before, args.repeats, args.iterations, args.threads)
         print_ppo_table(results["ppo"])
+    if "floor" in args.sections:
+        results["recurrent_pass"] = recurrent_pass_rates()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "throughput.json"
     # Sections not measured this time keep their previous numbers.

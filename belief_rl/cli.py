@@ -201,7 +201,7 @@ def _num_tasks(requested: int | None, env_id: str) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     num_tasks = _num_tasks(args.num_tasks, read_config(args.run_dir).env_id)
     policies = POLICIES if args.policy == "both" else (args.policy,)
-    results = evaluate_run(args.run_dir, num_tasks, args.seed, policies, expected_env_id=args.env)
+    results = evaluate_run(args.run_dir, num_tasks, args.seed, policies=policies, expected_env_id=args.env)
     print(format_results(results))
     print(f"wrote {args.run_dir / 'evaluation.json'} and {args.run_dir / 'evaluation.png'}")
     return 0

@@ -109,6 +109,9 @@ class PPOConfig:
     aux_epochs: int = setting(1, "epochs (of update_epochs) that also optimize the agent's auxiliary losses")
     num_minibatches: int = setting(4, "minibatches of whole meta-episodes per epoch")
     norm_adv: bool = setting(True, "normalize advantages per minibatch")
+    overlap_aux: bool = setting(True, "when the agent's auxiliary losses train a network of their own (the "
+                                      "belief agent), run its pass in a second thread beside the policy and "
+                                      "critic pass, each on half of num_threads (same gradients, less time)")
 
     def __post_init__(self) -> None:
         _require(self.num_envs > 0, f"num_envs must be positive, got {self.num_envs}")

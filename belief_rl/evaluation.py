@@ -130,8 +130,8 @@ def evaluate_references(env_id: str, env_kwargs: dict[str, Any], num_tasks: int,
 POLICIES = ("stochastic", "greedy")
 
 
-def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0,
-                 policies: Sequence[str] = POLICIES, expected_env_id: str | None = None) -> dict[str, Any]:
+def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, *, policies: Sequence[str] = POLICIES,
+                 expected_env_id: str | None = None) -> dict[str, Any]:
     """Evaluate a trained run with each of ``policies``; writes ``evaluation.json`` and ``evaluation.png``.
 
     ``stochastic`` samples actions (the policy the learners optimize); ``greedy`` takes each action
@@ -139,10 +139,11 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0,
     ``results["agent"]`` holds the run's metadata and the first policy's summary (the belief KL is that
     policy's too); ``results["policies"]`` every policy's summary.
     """
+    if isinstance(policies, str) or not policies:
+        raise ValueError(f"policies must be a non-empty sequence of {', '.join(POLICIES)}; got {policies!r}")
     unknown = [name for name in policies if name not in POLICIES]
-    if unknown or not policies:
-        raise ValueError(f"unknown policy {unknown[0] if unknown else None!r}; "
-                         f"choose from {', '.join(POLICIES)}")
+    if unknown:
+        raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
     agent, config, payload = load_agent(run_dir)
     if expected_env_id is not None and expected_env_id != config.env_id:
         raise CheckpointError(f"run {run_dir} was trained on {config.env_id!r}, not {expected_env_id!r}")

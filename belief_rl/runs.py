@@ -97,7 +97,7 @@ def build_learner(agent: Agent, config: TrainConfig) -> Learner:
     """The learner named by ``config.algorithm``, with its prior and scripted histories if configured."""
     if config.algorithm == "svg0":
         return SVG0(agent, config.svg0, _prior_regularizer(agent, config), _belief_histories(agent, config))
-    return PPO(agent, config.ppo)
+    return PPO(agent, config.ppo, config.num_threads)
 
 
 def _belief_histories(agent: Agent, config: TrainConfig) -> SequenceBatch | None:

@@ -13,7 +13,7 @@ def test_tanh_matches_torch_in_value_and_gradient():
     weights = torch.randn_like(reference)
     (grad,) = torch.autograd.grad((ours * weights).sum(), x)
     assert torch.allclose(grad, weights * (1 - reference**2), atol=5e-6)
-    assert torch.equal(Tanh()(x.detach()), tanh(x.detach()))
+    assert (Tanh()(x.detach()) - reference).abs().max() < 3e-7
 
 
 def test_tanh_passes_gradcheck_in_double():

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from belief_rl.evaluation import evaluate_strategies, held_out_kwargs
+from belief_rl.evaluation import evaluate_run, evaluate_strategies, held_out_kwargs
 from belief_rl.seeding import evaluation_base_seed, evaluation_seeds, training_seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,3 +197,10 @@ def test_compare_benchmarks_overlays_curves_and_rejects_bad_specs(tmp_path):
         completed = run(bad)
         assert completed.returncode == 2 and message in completed.stderr
         assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("policies, message", [("greedy", "non-empty sequence"), ((), "non-empty sequence"),
+                                               (("stochastic", "mode"), "unknown policy 'mode'")])
+def test_evaluate_run_rejects_bad_policy_lists_before_loading(tmp_path, policies, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_run(tmp_path / "no-such-run", 10, policies=policies)

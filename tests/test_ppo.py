@@ -1,6 +1,8 @@
 """PPO pieces: GAE against a naive reference, an update that moves the policy the right way, and the first
 updates of a fixed-seed run pinned to the numbers of an earlier implementation."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -77,7 +79,7 @@ def test_ppo_update_raises_probability_of_advantaged_actions(kind):
         assert "task_nll" in metrics
 
 
-# The first three PPO updates on Bandit-v0 (quick preset, 16 meta-episodes, 2 minibatches, seed 0) as the
+# The first three PPO updates on Bandit-v0 (full preset, 16 meta-episodes, 2 minibatches, seed 0) as the
 # implementation before the throughput work computed them (commit ec4575e): restructuring the componentwise
 # head (split first layers) and computing tanh as 2·sigmoid(2x) − 1 must not change what is learned. The
 # rollout returns pin the sampled actions too.
@@ -90,14 +92,18 @@ PINNED_FIRST_UPDATES = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(PINNED_FIRST_UPDATES))
-def test_first_updates_match_the_previous_implementation(kind):
+@pytest.mark.parametrize("kind, overlap", [("belief", False), ("belief", True), ("rnn", False)])
+def test_first_updates_match_the_previous_implementation(kind, overlap):
+    """Also with the belief network's auxiliary pass computed in a second thread (same gradients)."""
     torch.manual_seed(0)
-    config = make_config("belief_rl/Bandit-v0", kind, preset="quick",
+    config = make_config("belief_rl/Bandit-v0", kind, preset="full",
                          overrides=["ppo.num_envs=16", "ppo.num_minibatches=2"])
     env = make_vector_env(config.env_id, config.ppo.num_envs)
     agent = build_agent(config, env)
-    ppo = PPO(agent, config.ppo)
+    threads = torch.get_num_threads()
+    ppo = PPO(agent, config.ppo, num_threads=2 if overlap else None)
+    torch.set_num_threads(threads)
+    assert (ppo._aux_worker is not None) == overlap
     generator = torch.Generator().manual_seed(0)
     for seed, pinned in enumerate(PINNED_FIRST_UPDATES[kind]):
         total_reward, policy_loss, value_loss, entropy, task_nll = pinned
@@ -111,15 +117,50 @@ def test_first_updates_match_the_previous_implementation(kind):
             assert metrics["task_nll"] == pytest.approx(task_nll, abs=2e-5)
 
 
+def _updated_parameters(agent, config, num_threads=None, progress=None):
+    """The agent's parameters after one PPO update (on a copy) of a fixed rollout."""
+    agent = copy.deepcopy(agent)
+    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", config.num_envs)
+    torch.manual_seed(0)  # the same sampled actions every time
+    rollout = collect_rollout(env, agent, seed=0)
+    ppo = PPO(agent, config, num_threads=num_threads)
+    if progress is not None:
+        ppo.set_progress(progress)
+    ppo.update(rollout, torch.Generator().manual_seed(0))
+    return [p.detach().clone() for p in agent.parameters()]
+
+
+def _small_agent(kind):
+    torch.manual_seed(0)
+    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 8)
+    return make_agent(AgentConfig(kind=kind, hidden_size=16, embed_dim=16, latent_dim=8, policy_hidden=(16,)),
+                      env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)
+
+
 def test_entropy_weight_anneals_linearly_to_its_final_value():
-    env = envs.make_vector_env("belief_rl/Bandit-K5-H10-v0", 4)
-    agent = make_agent(AgentConfig(kind="rnn", hidden_size=8, embed_dim=8, policy_hidden=(8,)),
-                       env.single_observation_space, env.single_action_space, env.unwrapped.task_spec)
-    annealed = PPO(agent, PPOConfig(num_envs=4, ent_coef=0.01, ent_coef_final=0.002))
-    constant = PPO(agent, PPOConfig(num_envs=4, ent_coef=0.01))
+    agent = _small_agent("rnn")
+    base = dict(num_envs=8, num_minibatches=2, update_epochs=1, anneal_lr=False)
+    annealed = PPO(agent, PPOConfig(**base, ent_coef=0.01, ent_coef_final=0.002))
     for fraction, expected in [(0.0, 0.01), (0.25, 0.008), (1.0, 0.002), (1.5, 0.002)]:
         annealed.set_progress(fraction)
-        constant.set_progress(fraction)
-        assert annealed.ent_coef == pytest.approx(expected) and constant.ent_coef == 0.01
+        assert annealed.ent_coef == pytest.approx(expected)
+    # The loss uses the annealed weight: at the end of the run, 0.5 → 0 updates as a weight of 0 does.
+    at_end = _updated_parameters(agent, PPOConfig(**base, ent_coef=0.5, ent_coef_final=0.0), progress=1.0)
+    without = _updated_parameters(agent, PPOConfig(**base, ent_coef=0.0), progress=1.0)
+    constant = _updated_parameters(agent, PPOConfig(**base, ent_coef=0.5), progress=1.0)
+    assert all(torch.equal(a, b) for a, b in zip(at_end, without))
+    assert not all(torch.equal(a, b) for a, b in zip(at_end, constant))
     with pytest.raises(ValueError, match="ent_coef_final must be >= 0"):
         PPOConfig(ent_coef_final=-0.1)
+
+
+def test_auxiliary_pass_in_a_second_thread_gives_the_same_update():
+    agent = _small_agent("belief")
+    config = PPOConfig(num_envs=8, num_minibatches=2, update_epochs=2, aux_epochs=1)
+    threads = torch.get_num_threads()
+    sequential = _updated_parameters(agent, config)
+    overlapped = _updated_parameters(agent, config, num_threads=2)
+    assert torch.get_num_threads() == threads  # the update restores torch's thread count
+    assert all(torch.equal(a, b) for a, b in zip(sequential, overlapped))
+    # and the belief network did change (the auxiliary gradients reached it)
+    assert not torch.equal(overlapped[0], next(agent.parameters()))

@@ -152,6 +152,13 @@ class Agent(nn.Module):
         """Whether RL losses train the torso (then off-policy learners need target copies of it)."""
         return True
 
+    @property
+    def auxiliary_losses_separate(self) -> bool:
+        """Whether the auxiliary losses train only parameters that the RL losses never reach, and the RL
+        pass needs nothing from the auxiliary one (given the features stored at acting time): then a learner
+        may run the two passes concurrently."""
+        return not self.rl_trains_torso
+
     def training_batch(self, batch: SequenceBatch, generator: torch.Generator | None = None) -> SequenceBatch:
         """A replayed batch as an off-policy learner trains on it (unchanged unless the agent marks it up,
         e.g. the belief agent's belief dropout). The learner passes the same batch to the target copy."""

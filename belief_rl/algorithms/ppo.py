@@ -9,6 +9,8 @@ bottleneck KL) are optimized on the same data in the same step.
 
 from __future__ import annotations
 
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -46,13 +48,31 @@ def _select_envs(batch: SequenceBatch, index: torch.Tensor) -> SequenceBatch:
 
 
 class PPO:
-    """Clipped-objective PPO for agents implementing :class:`belief_rl.agents.Agent`."""
+    """Clipped-objective PPO for agents implementing :class:`belief_rl.agents.Agent`.
 
-    def __init__(self, agent: Agent, config: PPOConfig) -> None:
+    ``num_threads`` is the CPU budget of the update. When ``config.overlap_aux`` holds, the agent's
+    auxiliary losses train a network of their own (:attr:`Agent.auxiliary_losses_separate`) and
+    ``num_threads >= 2``, :meth:`update` computes the auxiliary pass (forward and backward) in a second thread
+    while the calling thread computes the policy and critic pass, splitting ``num_threads`` between the two
+    (torch's thread count is restored when the update returns). The gradients are those of one combined
+    backward pass, since the two passes touch disjoint parameters. The small matrix products of a minibatch
+    of 32 sequences do not keep two intra-op threads busy; two passes side by side do.
+    """
+
+    def __init__(self, agent: Agent, config: PPOConfig, num_threads: int | None = None) -> None:
         self.agent = agent
         self.config = config
         self.optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
         self.ent_coef = config.ent_coef
+        self._aux_worker: ThreadPoolExecutor | None = None
+        self._update_threads: int | None = None  # the calling thread's share while the worker runs
+        overlap = config.overlap_aux and agent.auxiliary_losses_separate
+        if overlap and num_threads is not None and num_threads >= 2:
+            aux_threads = num_threads // 2
+            self._update_threads = num_threads - aux_threads
+            self._aux_worker = ThreadPoolExecutor(1, thread_name_prefix="ppo-aux",
+                                                  initializer=torch.set_num_threads, initargs=(aux_threads,))
+            weakref.finalize(self, self._aux_worker.shutdown, wait=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict()}
@@ -77,32 +97,51 @@ class PPO:
                                           torch.zeros_like(rollout.values[-1]), cfg.gamma, cfg.gae_lambda)
         num_envs = rollout.rewards.shape[1]
         totals: dict[str, list[float]] = {}
-        for epoch in range(cfg.update_epochs):
-            order = torch.randperm(num_envs, generator=generator)
-            for index in order.chunk(cfg.num_minibatches):
-                metrics = self._minibatch_step(_select_envs(rollout.batch, index),
-                                               rollout.log_probs[:, index], advantages[:, index],
-                                               returns[:, index], with_aux=epoch < cfg.aux_epochs)
-                for key, value in metrics.items():
-                    totals.setdefault(key, []).append(value)
+        threads = torch.get_num_threads()
+        if self._update_threads is not None:
+            torch.set_num_threads(self._update_threads)
+        try:
+            for epoch in range(cfg.update_epochs):
+                order = torch.randperm(num_envs, generator=generator)
+                for index in order.chunk(cfg.num_minibatches):
+                    metrics = self._minibatch_step(_select_envs(rollout.batch, index),
+                                                   rollout.log_probs[:, index], advantages[:, index],
+                                                   returns[:, index], with_aux=epoch < cfg.aux_epochs)
+                    for key, value in metrics.items():
+                        totals.setdefault(key, []).append(value)
+        finally:
+            torch.set_num_threads(threads)
         return {key: float(np.mean(values)) for key, values in totals.items()}
+
+    def _auxiliary_step(self, batch: SequenceBatch) -> dict[str, float]:
+        """The auxiliary losses' forward and backward pass alone (run in the second thread)."""
+        out = self.agent.sequence_features(batch, with_aux=True)
+        sum(out.aux_losses.values(), torch.zeros(())).backward()
+        return out.metrics
 
     def _minibatch_step(self, batch: SequenceBatch, old_log_probs: torch.Tensor, advantages: torch.Tensor,
                         returns: torch.Tensor, with_aux: bool) -> dict[str, float]:
         cfg = self.config
-        out = self.agent.evaluate(batch, with_aux)
-        if cfg.norm_adv:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        log_ratio = out.log_prob - old_log_probs
-        ratio = log_ratio.exp()
-        policy_loss = torch.max(-advantages * ratio,
-                                -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-        value_loss = 0.5 * (out.value - returns).pow(2).mean()
-        entropy = out.entropy.mean()
-        aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
-        loss = policy_loss + cfg.vf_coef * value_loss - self.ent_coef * entropy + aux_loss
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        aux_future = None
+        if with_aux and self._aux_worker is not None:
+            aux_future = self._aux_worker.submit(self._auxiliary_step, batch)
+            with_aux = False
+        try:
+            out = self.agent.evaluate(batch, with_aux)
+            if cfg.norm_adv:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            log_ratio = out.log_prob - old_log_probs
+            ratio = log_ratio.exp()
+            policy_loss = torch.max(-advantages * ratio,
+                                    -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+            value_loss = 0.5 * (out.value - returns).pow(2).mean()
+            entropy = out.entropy.mean()
+            aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
+            loss = policy_loss + cfg.vf_coef * value_loss - self.ent_coef * entropy + aux_loss
+            loss.backward()
+        finally:  # never step (or leave) while the other thread still writes gradients
+            aux_metrics = aux_future.result() if aux_future is not None else {}
         grad_norm = sum(float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm))
                         for group in self.agent.gradient_groups())
         self.optimizer.step()
@@ -110,4 +149,5 @@ class PPO:
             approx_kl = ((ratio - 1) - log_ratio).mean().item()
             clip_fraction = ((ratio - 1).abs() > cfg.clip_coef).float().mean().item()
         return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
-                "approx_kl": approx_kl, "clip_fraction": clip_fraction, "grad_norm": grad_norm, **out.metrics}
+                "approx_kl": approx_kl, "clip_fraction": clip_fraction, "grad_norm": grad_norm,
+                **out.metrics, **aux_metrics}
