@@ -149,13 +149,12 @@ def evaluate_run(run_dir: Path, num_tasks: int, eval_seed: int = 0, *, policies:
         raise CheckpointError(f"run {run_dir} was trained on {config.env_id!r}, not {expected_env_id!r}")
     torch.set_num_threads(config.num_threads)
     start = time.perf_counter()
-    summaries, belief_kl = {}, None
-    for index, policy in enumerate(dict.fromkeys(policies)):
-        evaluation = evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed,
-                                    deterministic=policy == "greedy", with_belief_kl=index == 0)
-        summaries[policy] = summarize(evaluation.returns)
-        belief_kl = evaluation.belief_kl if index == 0 else belief_kl
-    first = next(iter(summaries))
+    first = policies[0]
+    evaluations = {policy: evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed,
+                                          deterministic=policy == "greedy", with_belief_kl=policy == first)
+                   for policy in dict.fromkeys(policies)}
+    summaries = {policy: summarize(evaluation.returns) for policy, evaluation in evaluations.items()}
+    belief_kl = evaluations[first].belief_kl
     results: dict[str, Any] = {
         "env_id": config.env_id, "env_kwargs": config.env_kwargs,
         "num_tasks": num_tasks, "eval_seed": eval_seed,
