@@ -28,7 +28,13 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.config import apply_override  # noqa: E402
 from belief_rl.evaluation import POLICIES, evaluate_run, evaluate_strategies, summarize  # noqa: E402
-from belief_rl.experiments import machine_description, mean_curve, read_metrics, train_or_resume  # noqa: E402
+from belief_rl.experiments import (  # noqa: E402
+    learning_curve,
+    machine_description,
+    mean_of_curves,
+    read_metrics,
+    train_or_resume,
+)  # noqa: E402
 from belief_rl.plotting import draw_references, plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.presets import apply_preset  # noqa: E402
 
@@ -66,11 +72,48 @@ def seed_summary(runs: list[dict], prefix: str) -> dict[str, float]:
     return summarize(np.array([run[f"{prefix}mean"] for run in runs]))
 
 
+def recorded_runs(args: argparse.Namespace) -> dict[tuple[str, int], dict]:
+    """Runs of the listed agents that an earlier ``benchmark.json`` in ``--out`` records with the same env,
+    preset, overrides and evaluation tasks, and whose run directories are gone (runs are not committed).
+
+    They count in the summary as recorded, so seeds can be added in a later session without retraining the
+    earlier ones.
+    """
+    path = args.out / "benchmark.json"
+    if not path.exists():
+        return {}
+    previous = json.loads(path.read_text())
+    wanted = {"env_id": args.env, "preset": args.preset, "overrides": args.set, "num_tasks": args.num_tasks,
+              "eval_seed": args.eval_seed}
+    if any(previous.get(key) != value for key, value in wanted.items()):
+        return {}
+    return {(agent, run["seed"]): run for agent, runs in previous["agents"].items() if agent in args.agents
+            for run in runs if not (Path(run["run_dir"]) / "evaluation.json").exists()}
+
+
+def run_entry(run_dir: Path) -> dict:
+    """One evaluated run's row of the summary, learning curve included."""
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    rows = read_metrics(run_dir)
+    stochastic, greedy = evaluation["policies"]["stochastic"], evaluation["policies"]["greedy"]
+    steps, returns = learning_curve(run_dir)
+    return {"seed": evaluation["agent"]["seed"], "run_dir": str(run_dir),
+            "mean": stochastic["mean"], "stderr": stochastic["stderr"],
+            "greedy_mean": greedy["mean"], "greedy_stderr": greedy["stderr"],
+            "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
+            "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
+            "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
+            "curve": {"steps": steps.tolist(), "returns": returns.tolist()}}
+
+
 def plot(results: dict, path: Path) -> None:
     fig, (curves, bars) = plt.subplots(1, 2, figsize=(13, 4.5))
     for agent, runs in results["agents"].items():
-        curve = mean_curve([Path(run["run_dir"]) for run in runs])
-        plot_mean_curve(curves, curve, agent, COLORS.get(agent))
+        # Entries recorded before curves were kept in the JSON have none.
+        with_curves = [(np.array(run["curve"]["steps"]), np.array(run["curve"]["returns"]))
+                       for run in runs if "curve" in run]
+        if with_curves:
+            plot_mean_curve(curves, mean_of_curves(with_curves), agent, COLORS.get(agent))
     draw_references(curves, results["strategies"],
                     {"gittins": "--", "bayes_ucb": ":", "greedy": "-.", "random": "-"})
     curves.set_xlabel("environment steps")
@@ -108,27 +151,23 @@ def main() -> None:
 
     torch.set_num_threads(2)
     start = time.perf_counter()
+    recorded = recorded_runs(args)
     for agent in args.agents:
         for seed in args.seeds:
-            train_and_evaluate(agent, seed, args)
-    # The summary covers every finished run of the listed agents in --out, so seeds can be
-    # added later (e.g. --agents belief --seeds 1) without retraining the others.
+            if (agent, seed) not in recorded:
+                train_and_evaluate(agent, seed, args)
+    # The summary covers every finished run of the listed agents in --out (and the recorded ones whose
+    # directories are gone), so seeds can be added later (e.g. --agents belief --seeds 1) without retraining
+    # the others.
     agents: dict[str, list[dict]] = {}
+    for (agent, _), run in recorded.items():
+        agents.setdefault(agent, []).append({**run, "recorded": True})
     for agent in args.agents:
         for run_dir in sorted((args.out / "runs").glob(f"{agent}_seed*")):
-            if not is_evaluated(run_dir, args):
-                continue
-            evaluation = json.loads((run_dir / "evaluation.json").read_text())
-            rows = read_metrics(run_dir)
-            stochastic, greedy = evaluation["policies"]["stochastic"], evaluation["policies"]["greedy"]
-            agents.setdefault(agent, []).append({
-                "seed": evaluation["agent"]["seed"], "run_dir": str(run_dir),
-                "mean": stochastic["mean"], "stderr": stochastic["stderr"],
-                "greedy_mean": greedy["mean"], "greedy_stderr": greedy["stderr"],
-                "belief_kl": evaluation.get("belief_kl", {}).get("mean"),
-                "train_wall_time_s": float(rows[-1]["wall_time"]), "env_steps": int(rows[-1]["global_step"]),
-                "steps_per_sec": int(rows[-1]["global_step"]) / float(rows[-1]["wall_time"]),
-            })
+            if is_evaluated(run_dir, args):
+                agents.setdefault(agent, []).append(run_entry(run_dir))
+    for runs in agents.values():
+        runs.sort(key=lambda run: run["seed"])
     agent_summary = {}
     for agent, runs in agents.items():
         agent_summary[agent] = {**seed_summary(runs, ""), "greedy": seed_summary(runs, "greedy_"),

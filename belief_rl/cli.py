@@ -129,6 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="held-out tasks played (default: 1,000 on bandits, 100 on NumPad)")
     beliefs.add_argument("--out", type=Path, default=None, help="output directory (default: the run)")
 
+    sweep = commands.add_parser("sweep", help="a grid of configurations × seeds on Ray Tune, each trial a "
+                                              "resumable run (re-running a sweep resumes it)")
+    sweep.add_argument("spec", type=Path, help="sweep spec (.toml or .json): env, agent, preset, seeds, set, "
+                                               "grid, variants (see docs/sweeps.md)")
+    sweep.add_argument("--out", type=Path, default=None, help="sweep directory (default runs/sweeps/NAME)")
+    sweep.add_argument("--address", default=None,
+                       help="a running Ray cluster (e.g. ray://head:10001 or auto); default: a local Ray "
+                            "instance using every core")
+    sweep.add_argument("--max-concurrent", type=int, default=None,
+                       help="trials at once (default: as many as the CPUs allow)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="list the trials and their state; train nothing")
+    sweep.add_argument("--no-progress", action="store_true",
+                       help="progress lines only when a trial starts, ends or fails")
+
     listing = commands.add_parser("list", help="what can be named: envs, presets or agents")
     listing.add_argument("what", choices=("envs", "presets", "agents"))
 
@@ -278,6 +293,35 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from belief_rl.sweep import SweepSpec, format_summary, run_sweep
+    from belief_rl.sweep.results import trial_row
+
+    spec = SweepSpec.from_file(args.spec)
+    out = args.out if args.out is not None else Path("runs") / "sweeps" / spec.name
+    if args.max_concurrent is not None and args.max_concurrent <= 0:
+        raise UsageError(f"--max-concurrent must be positive, got {args.max_concurrent}")
+    if args.dry_run:
+        for trial in spec.trials():
+            try:
+                spec.config(trial)
+                status = trial_row(spec, out, trial)["status"]
+            except ValueError as exc:
+                status = f"invalid: {exc}"
+            print(f"{trial.name:60} {status}")
+        return 0
+    summary = run_sweep(spec, out, address=args.address, max_concurrent=args.max_concurrent,
+                        progress=not args.no_progress)
+    print(format_summary(summary))
+    print(f"wrote {out / 'summary.csv'} and {out / 'summary.json'}")
+    failed = [row["trial"] for row in summary["trials"] if row["status"] != "finished"]
+    if failed:
+        print(f"belief-rl: {len(failed)} trial(s) not finished: {', '.join(failed)} "
+              "(fix or re-run the sweep to resume them)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     if args.what == "envs":
         for env_id in envs.registered_ids():
@@ -307,7 +351,7 @@ def _config(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos,
-             "prior": _prior, "list": _list, "config": _config, "plot": _plot}
+             "prior": _prior, "list": _list, "config": _config, "plot": _plot, "sweep": _sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,17 +67,20 @@ def seeded_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int,
 
 
 def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_tasks: int, eval_seed: int = 0,
-                   deterministic: bool = False, with_belief_kl: bool = False) -> AgentEvaluation:
-    """Play one meta-episode on each of ``num_tasks`` held-out tasks.
+                   deterministic: bool = False, with_belief_kl: bool = False,
+                   training_tasks: bool = False) -> AgentEvaluation:
+    """Play one meta-episode on each of ``num_tasks`` held-out tasks (with ``training_tasks``: tasks drawn
+    from the training split of a finite task set instead, to measure a generalization gap).
 
     By default the agent acts with the stochastic policy that PPO optimizes;
     ``deterministic`` takes each action distribution's mode (and the bottleneck's mean) instead.
     """
+    kwargs = dict(env_kwargs) if training_tasks else held_out_kwargs(env_kwargs)
     returns, kls = [], []
     was_training = agent.training
     agent.eval()
     for seed, size in evaluation_seeds(eval_seed, num_tasks, CHUNK_SIZE):
-        env = envs.make_vector_env(env_id, size, **held_out_kwargs(env_kwargs))
+        env = envs.make_vector_env(env_id, size, **kwargs)
         rollout = seeded_rollout(env, agent, seed, deterministic)
         returns.append(rollout.returns())
         kl = (bandit_belief_kl(agent, rollout)

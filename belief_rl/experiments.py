@@ -46,7 +46,11 @@ def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def mean_curve(run_dirs: list[Path]) -> dict[str, list[float]]:
     """Learning curves of several seeds, cut to their common length: steps, mean and s.e. over seeds."""
-    curves = [learning_curve(run_dir) for run_dir in run_dirs]
+    return mean_of_curves([learning_curve(run_dir) for run_dir in run_dirs])
+
+
+def mean_of_curves(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, list[float]]:
+    """``(steps, returns)`` curves of several seeds, cut to their common length: steps, mean and s.e."""
     length = min(len(steps) for steps, _ in curves)
     values = np.stack([returns[:length] for _, returns in curves])
     mean, stderr = mean_stderr(values)

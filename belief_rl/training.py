@@ -9,11 +9,13 @@ checkpoint stopped. A run killed before its first checkpoint resumes by starting
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +75,19 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, run_dir: Path, total_steps: int | None = None) -> Trainer:
-        """Continue the run in ``run_dir`` from its last checkpoint (optionally with a new budget).
+    def resume(cls, run_dir: Path, total_steps: int | None = None, num_threads: int | None = None) -> Trainer:
+        """Continue the run in ``run_dir`` from its last checkpoint (optionally with a new budget or thread
+        count).
 
         A run with a config but no checkpoint yet (killed before its first one) starts afresh from its config;
         the metrics it had logged are dropped, since no saved state matches them.
         """
         run_dir = Path(run_dir)
         config = read_config(run_dir)
-        if total_steps is not None:
-            config.total_steps = total_steps
+        changes = {name: value for name, value in (("total_steps", total_steps), ("num_threads", num_threads))
+                   if value is not None and value != getattr(config, name)}
+        if changes:
+            config = dataclasses.replace(config, **changes)
             write_config(run_dir, config)
         if not (run_dir / CHECKPOINT_NAME).exists():
             print(f"{run_dir} has no checkpoint yet: starting it afresh from its config", file=sys.stderr)
@@ -117,8 +122,12 @@ class Trainer:
         save_checkpoint(self.run_dir / CHECKPOINT_NAME, self._state())
 
     # -- training --------------------------------------------------------------------------------
-    def train(self, progress: bool = True, max_updates: int | None = None) -> dict[str, float]:
-        """Train until ``total_steps`` (or ``max_updates`` more updates); returns the last metrics."""
+    def train(self, progress: bool = True, max_updates: int | None = None,
+              on_update: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+        """Train until ``total_steps`` (or ``max_updates`` more updates); returns the last metrics.
+
+        ``on_update`` is called with each update's metrics row once it is logged (a sweep reports them).
+        """
         cfg = self.config
         logger = MetricsLogger(self.run_dir, resume_step=self.global_step if self.update else None)
         bar = tqdm(total=cfg.total_steps, initial=self.global_step, unit="step", unit_scale=True,
@@ -137,6 +146,8 @@ class Trainer:
                 row = self._one_update()
                 updates_done += 1
                 logger.log(row)
+                if on_update is not None:
+                    on_update(row)
                 if self.pending_figure is not None:
                     logger.add_figure("beliefs", self.pending_figure, self.global_step)
                     self.pending_figure = None
@@ -191,23 +202,26 @@ class Trainer:
                 "train_return": float(rollout.returns().mean()), "eval_return": eval_return, **metrics}
 
 
-def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Trainer:
+def train(config: TrainConfig, run_dir: str | Path, progress: bool = True,
+          on_update: Callable[[dict[str, float]], None] | None = None) -> Trainer:
     """Train ``config`` to completion in ``run_dir`` and return the trainer (agent, learner, metrics).
 
     A run directory that already holds this config is resumed from its last checkpoint (a finished one is
-    returned as it is); one that holds a different config raises :class:`RunExistsError`.
+    returned as it is), with ``config``'s step budget and thread count; one that holds a different config
+    raises :class:`RunExistsError`. ``on_update`` is passed to :meth:`Trainer.train`.
     """
     run_dir = Path(run_dir)
     if (run_dir / CONFIG_NAME).exists():
         stored = read_config(run_dir)
-        if stored.to_dict() != {**config.to_dict(), "total_steps": stored.total_steps}:
+        # The budget and the thread count may change between sessions; nothing else that is learned may.
+        if (stored.to_dict() != {**config.to_dict(), "total_steps": stored.total_steps,
+                                 "num_threads": stored.num_threads}):
             raise RunExistsError(f"{run_dir} holds a run with another config; choose another run directory")
-        trainer = Trainer.resume(run_dir, total_steps=config.total_steps
-                                 if config.total_steps != stored.total_steps else None)
+        trainer = Trainer.resume(run_dir, total_steps=config.total_steps, num_threads=config.num_threads)
     else:
         trainer = Trainer.create(config, run_dir)
     if trainer.global_step < trainer.config.total_steps:
-        trainer.train(progress=progress)
+        trainer.train(progress=progress, on_update=on_update)
     return trainer
 
 

@@ -1,0 +1,127 @@
+"""A sweep's state and summary table, read from its run directories alone (no Ray needed).
+
+The summary is rebuilt from the runs every time, so it is the same whether the trials ran in this
+invocation, an earlier one, or on another machine of a cluster that shares the sweep directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, atomic_write_bytes, load_checkpoint
+from belief_rl.experiments import read_metrics
+from belief_rl.runs import CONFIG_NAME, read_config
+from belief_rl.sweep.spec import SweepSpec, Trial
+
+TRIALS_DIR = "trials"
+SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
+
+FINISHED, UNFINISHED, NOT_STARTED, FAILED = "finished", "unfinished", "not started", "failed"
+
+
+def trial_dir(sweep_dir: Path, trial: Trial) -> Path:
+    """Where a trial's run directory lives."""
+    return Path(sweep_dir) / TRIALS_DIR / trial.name
+
+
+def trained_steps(run_dir: Path) -> tuple[int, int] | None:
+    """``(steps in the last checkpoint, the run's step budget)``, or None for a run that has not
+    checkpointed yet. A run is finished when the first reaches the second."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).exists() or not (run_dir / CHECKPOINT_NAME).exists():
+        return None
+    payload = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    return int(payload["global_step"]), read_config(run_dir).total_steps
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Whether the run's last checkpoint has its whole step budget behind it."""
+    steps = trained_steps(run_dir)
+    return steps is not None and steps[0] >= steps[1]
+
+
+def trial_row(spec: SweepSpec, sweep_dir: Path, trial: Trial, error: str | None = None) -> dict[str, Any]:
+    """One line of the summary: the trial's settings, status, final and best metrics, wall time."""
+    run_dir = trial_dir(sweep_dir, trial)
+    row: dict[str, Any] = {"trial": trial.name, "seed": trial.seed, "settings": trial.settings(),
+                           "run_dir": str(run_dir), "status": NOT_STARTED, "global_step": 0,
+                           "total_steps": None, "final_eval_return": None, "best_eval_return": None,
+                           "final_train_return": None, "wall_time_s": None, "steps_per_sec": None,
+                           "error": error}
+    try:
+        steps = trained_steps(run_dir)
+    except CheckpointError as exc:  # reported, not fatal: the other trials still get their rows
+        steps, row["error"] = None, error or str(exc)
+    if steps is not None:
+        row["global_step"], row["total_steps"] = steps
+        row["status"] = FINISHED if steps[0] >= steps[1] else UNFINISHED
+        metrics = [r for r in read_metrics(run_dir) if int(float(r["global_step"])) <= steps[0]]
+        evals = [float(r["eval_return"]) for r in metrics if r["eval_return"] not in ("", "nan")]
+        if metrics:
+            last = metrics[-1]
+            row["final_train_return"] = float(last["train_return"])
+            row["wall_time_s"] = float(last["wall_time"])
+            row["steps_per_sec"] = steps[0] / row["wall_time_s"] if row["wall_time_s"] > 0 else None
+        if evals:
+            row["final_eval_return"], row["best_eval_return"] = evals[-1], max(evals)
+    if error is not None and row["status"] != FINISHED:
+        row["status"] = FAILED
+    return row
+
+
+def write_summary(spec: SweepSpec, sweep_dir: Path, errors: dict[str, str], machine: str,
+                  sweep_wall_time_s: float | None = None) -> dict[str, Any]:
+    """Write ``summary.json`` and ``summary.csv`` (one row per trial) into the sweep directory; return the
+    JSON document. ``errors`` maps trial names to the one-line reason they failed."""
+    sweep_dir = Path(sweep_dir)
+    rows = [trial_row(spec, sweep_dir, trial, errors.get(trial.name)) for trial in spec.trials()]
+    counts = {status: sum(row["status"] == status for row in rows)
+              for status in (FINISHED, UNFINISHED, NOT_STARTED, FAILED)}
+    summary = {"name": spec.name, "spec": spec.to_dict(), "machine": machine, "counts": counts,
+               "sweep_wall_time_s": sweep_wall_time_s,
+               "trial_wall_time_s": sum(row["wall_time_s"] or 0.0 for row in rows), "trials": rows}
+    atomic_write_bytes(sweep_dir / SUMMARY_JSON, json.dumps(summary, indent=2).encode())
+    atomic_write_bytes(sweep_dir / SUMMARY_CSV, _csv(rows).encode())
+    return summary
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """The rows with one column per varied setting (in the spec's order)."""
+    setting_keys = list(dict.fromkeys(key for row in rows for key in row["settings"]))
+    fields = ["trial", *setting_keys, "seed", "status", "global_step", "total_steps", "final_eval_return",
+              "best_eval_return", "final_train_return", "wall_time_s", "steps_per_sec", "error"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        flat = {key: _cell(value) for key, value in row.items() if key in fields}
+        writer.writerow({**flat, **row["settings"]})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else round(value, 4)
+    return "" if value is None else value
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A terminal table: one line per trial."""
+    counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
+    lines = [f"sweep {summary['name']}: {counts}"]
+    width = max((len(row["trial"]) for row in summary["trials"]), default=5)
+    lines.append(f"{'trial':{width}}  {'status':11} {'steps':>10} {'eval':>8} {'best':>8} {'minutes':>8}")
+    for row in summary["trials"]:
+        final, best = (f"{row[k]:8.2f}" if row[k] is not None else f"{'-':>8}"
+                       for k in ("final_eval_return", "best_eval_return"))
+        minutes = f"{row['wall_time_s'] / 60:8.1f}" if row["wall_time_s"] is not None else f"{'-':>8}"
+        lines.append(f"{row['trial']:{width}}  {row['status']:11} {row['global_step']:>10,} {final} {best} "
+                     f"{minutes}")
+        if row["error"]:
+            lines.append(f"{'':{width}}  error: {row['error']}")
+    return "\n".join(lines)

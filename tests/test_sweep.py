@@ -1,0 +1,200 @@
+"""Sweeps: spec expansion and validation, and whole sweeps on a local Ray instance (resume, failures)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from belief_rl.cli import main
+from belief_rl.experiments import read_metrics
+from belief_rl.sweep import SpecError, SweepError, SweepSpec, run_sweep
+from belief_rl.sweep.results import FAILED, FINISHED, trained_steps, trial_dir
+from belief_rl.training import Trainer
+
+TINY = ["agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=8", "agent.policy_hidden=16",
+        "ppo.num_envs=8", "ppo.num_minibatches=2", "eval_tasks=16", "eval_every=2", "checkpoint_every=1"]
+
+
+def tiny_spec(total_steps: int = 2400, **fields) -> SweepSpec:
+    data = {"name": "tiny", "env": "belief_rl/Bandit-v0", "agent": "belief", "preset": "none", "seeds": [0],
+            "set": [f"total_steps={total_steps}", *TINY], "threads_per_trial": 1,
+            "grid": {"agent.ib_beta": [0.0, 0.1]}, **fields}
+    return SweepSpec.from_dict(data)
+
+
+# -- specs (no Ray) -------------------------------------------------------------------------------------
+def test_trials_cross_variants_grid_and_seeds_with_names_that_say_what_they_are():
+    spec = SweepSpec.from_dict({"name": "s", "seeds": [0, 1], "grid": {"agent.ib_beta": [0.0, 0.01],
+                                                                      "env_kwargs.num_tasks": [10, 100]},
+                                "variants": [{"agent.kind": "belief"}, {"agent.kind": "rnn"}]})
+    trials = spec.trials()
+    assert len(trials) == 2 * 2 * 2 * 2
+    assert trials[0].name == "agent.kind=belief,agent.ib_beta=0.0,env_kwargs.num_tasks=10,seed=0"
+    assert trials[-1].settings() == {"agent.kind": "rnn", "agent.ib_beta": "0.01",
+                                     "env_kwargs.num_tasks": "100"}
+    config = spec.config(trials[-1])
+    assert (config.agent.kind, config.agent.ib_beta, config.env_kwargs["num_tasks"], config.seed) == \
+        ("rnn", 0.01, 100, 1)
+
+
+def test_spec_values_become_typed_overrides_including_lists_and_booleans():
+    spec = SweepSpec.from_dict({"name": "s", "preset": "none",
+                                "grid": {"agent.policy_hidden": [[64, 64]], "ppo.norm_adv": [False]}})
+    config = spec.config(spec.trials()[0], num_threads=3)
+    assert config.agent.policy_hidden == (64, 64) and config.ppo.norm_adv is False and config.num_threads == 3
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"grid": {"agent.ib_beta": 0.1}}, "non-empty list"),
+    ({"grid": {"seed": [0, 1]}}, "use seeds"),
+    ({"set": ["seed=3"]}, "use seeds"),
+    ({"seeds": [0, 0]}, "repeat"),
+    ({"seeds": []}, "non-empty list of integers"),
+    ({"threads_per_trial": 0}, "positive integer"),
+    ({"gird": {}}, "unknown key(s) 'gird'"),
+    ({"name": "a/b"}, "may hold only"),
+    ({"variants": [{"agent.ib_beta": 0.1}, {"agent.ib_beta": 0.1}]}, "same trial more than once"),
+])
+def test_invalid_specs_are_refused_in_one_line(data, message):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        SweepSpec.from_dict({"name": "s", **data}).trials()
+
+
+def test_sweep_cli_reports_bad_specs_in_one_line_with_exit_2(tmp_path, capsys):
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("seeds = [0,\n")
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('env = "belief_rl/Bandit-v0"\nseedz = [1]\n')
+    for path, message in ((bad_toml, "not valid TOML"), (unknown, "unknown key(s) 'seedz'"),
+                          (tmp_path / "missing.toml", "cannot read sweep spec"),
+                          (tmp_path / "spec.yaml", "must be a .toml or .json")):
+        assert main(["sweep", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("belief-rl: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_without_ray_the_sweep_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(SweepError, match=r"pip install 'belief_rl\[sweep\]'"):
+        run_sweep(tiny_spec(), tmp_path / "sweep", progress=False)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(tiny_spec().to_dict()))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep")]) == 2
+    assert "pip install 'belief_rl[sweep]'" in capsys.readouterr().err
+
+
+def test_dry_run_lists_trials_and_flags_invalid_ones_without_training(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**tiny_spec().to_dict(), "grid": {"agent.ib_beta": [0.0, -1.0]}}))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "sweep"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "not started" in lines[0] and "invalid: " in lines[1] and "ib_beta" in lines[1]
+    assert not (tmp_path / "sweep").exists()
+
+
+# -- sweeps on a local Ray instance --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _checkpoint_times(sweep_dir: Path) -> dict[str, float]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in sweep_dir.glob("trials/*/checkpoint.pt")}
+
+
+@pytest.mark.slow
+def test_two_trial_sweep_trains_both_runs_and_a_rerun_trains_nothing(local_ray, tmp_path):
+    spec, sweep_dir = tiny_spec(), tmp_path / "sweep"
+    lines: list[str] = []
+    summary = run_sweep(spec, sweep_dir, echo=lines.append)
+    assert summary["counts"]["finished"] == 2
+    for trial, row in zip(spec.trials(), summary["trials"]):
+        assert trained_steps(trial_dir(sweep_dir, trial)) == (2400, 2400)
+        assert row["status"] == FINISHED and row["final_eval_return"] is not None and row["wall_time_s"] > 0
+    assert {row["settings"]["agent.ib_beta"] for row in summary["trials"]} == {"0.0", "0.1"}
+    csv_lines = (sweep_dir / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("trial,agent.ib_beta,seed,status") and len(csv_lines) == 3
+    assert any("2 done, 0 running, 0 pending, 0 failed" in line for line in lines)
+
+    before = _checkpoint_times(sweep_dir)
+    lines.clear()
+    again = run_sweep(spec, sweep_dir, echo=lines.append)
+    assert "2 finished before, 0 to run" in lines[0] and len(lines) == 1  # Ray is not even asked
+    assert _checkpoint_times(sweep_dir) == before
+    assert again["trials"] == summary["trials"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_trial_resumes_from_its_checkpoint(local_ray, tmp_path):
+    spec, sweep_dir = tiny_spec(total_steps=4000), tmp_path / "sweep"
+    first = spec.trials()[0]
+    # What a killed sweep leaves behind: the trial's run directory, two updates in, checkpointed.
+    trainer = Trainer.create(spec.config(first, num_threads=1), trial_dir(sweep_dir, first))
+    trainer.train(progress=False, max_updates=2)
+    early = read_metrics(trial_dir(sweep_dir, first))
+    summary = run_sweep(spec, sweep_dir, progress=False, echo=lambda line: None)
+    assert summary["counts"]["finished"] == 2
+    rows = read_metrics(trial_dir(sweep_dir, first))
+    assert [int(r["update"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[:2] == early  # continued, not restarted
+
+
+@pytest.mark.slow
+def test_a_failing_trial_fails_alone_and_by_name(local_ray, tmp_path):
+    spec = tiny_spec(grid={}, variants=[{"ppo.ent_coef": 0.01}, {"ppo.ent_coef": -1.0},
+                                        {"ppo.gae_lambda": 0.9}])
+    sweep_dir = tmp_path / "sweep"
+    # A runtime failure too: this trial's directory already holds a run with another config.
+    clash = spec.trials()[-1]
+    Trainer.create(spec.config(spec.trials()[0], num_threads=1), trial_dir(sweep_dir, clash))
+    summary = run_sweep(spec, sweep_dir, progress=False, echo=lambda line: None)
+    rows = {row["trial"]: row for row in summary["trials"]}
+    failed = {name for name, row in rows.items() if row["status"] == FAILED}
+    assert failed == {t.name for t in spec.trials() if "ent_coef=-1.0" in t.name} | {clash.name}
+    assert all(rows[name]["status"] == FINISHED for name in rows.keys() - failed)
+    assert "ent_coef" in rows[spec.trials()[1].name]["error"]
+    assert rows[clash.name]["error"].startswith("RunExistsError: ")
+    assert "another config" in rows[clash.name]["error"]
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_command_resumes_where_its_trials_stopped(tmp_path):
+    pytest.importorskip("ray")
+    spec = tmp_path / "spec.json"
+    data = {**tiny_spec(total_steps=24_000).to_dict(), "grid": {}, "seeds": [0]}
+    spec.write_text(json.dumps(data))
+    sweep_dir = tmp_path / "sweep"
+    command = [sys.executable, "-m", "belief_rl.cli", "sweep", str(spec), "--out", str(sweep_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    run_dir = sweep_dir / "trials" / "seed=0"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        steps = trained_steps(run_dir) if (run_dir / "checkpoint.pt").exists() else None
+        if steps and steps[0] >= 1600:
+            break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the sweep never checkpointed")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    stopped_at = trained_steps(run_dir)[0]
+    assert stopped_at < 24_000
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "0 finished before, 1 to run" in done.stdout
+    rows = read_metrics(run_dir)
+    assert [int(r["update"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert int(rows[-1]["global_step"]) >= 24_000
