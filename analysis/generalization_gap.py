@@ -38,7 +38,7 @@ from belief_rl.plotting import plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
 from belief_rl.sweep import SweepSpec, run_sweep  # noqa: E402
-from belief_rl.sweep.results import is_finished, trial_dir  # noqa: E402
+from belief_rl.sweep.results import is_finished, read_invocations, trial_dir  # noqa: E402
 
 CACHE_NAME = "generalization.json"
 UNLIMITED = "unlimited"
@@ -160,9 +160,8 @@ def main() -> None:
 
     spec = SweepSpec.from_file(args.spec)
     sweep_dir = args.out / "sweep"
-    sweep_summary = None
     if not args.no_train:
-        sweep_summary = run_sweep(spec, sweep_dir, address=args.address, max_concurrent=args.max_concurrent)
+        run_sweep(spec, sweep_dir, address=args.address, max_concurrent=args.max_concurrent)
     run_dirs = [trial_dir(sweep_dir, trial) for trial in spec.trials()]
     finished = [run_dir for run_dir in run_dirs if is_finished(run_dir)]
     print(f"evaluating {len(finished)} of {len(run_dirs)} trials on {args.eval_tasks:,} training and "
@@ -183,7 +182,7 @@ def main() -> None:
     results = {"env_id": env_id, "spec": spec.to_dict(), "eval_tasks": args.eval_tasks,
                "eval_seed": args.eval_seed, "policy": "stochastic", "machine": machine_description(),
                "num_trials": len(run_dirs), "num_finished": len(finished),
-               "sweep_wall_time_s": sweep_summary["sweep_wall_time_s"] if sweep_summary else None,
+               "sweep_wall_time_s": round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1),
                "trial_wall_time_s": sum(t["train_wall_time_s"] for t in trials),
                "cells": cells, "curve_size": curve_size, "curves": curves, "trials": trials}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,14 @@ def test_spec_values_become_typed_overrides_including_lists_and_booleans():
     assert config.agent.policy_hidden == (64, 64) and config.ppo.norm_adv is False and config.num_threads == 3
 
 
+def test_seed_placeholder_gives_each_seed_its_own_value():
+    spec = SweepSpec.from_dict({"name": "s", "env": "belief_rl/Bandit-v0", "seeds": [3, 7],
+                                "set": ["env_kwargs.task_seed={seed}", "env_kwargs.num_tasks=10"]})
+    configs = [spec.config(trial) for trial in spec.trials()]
+    assert [c.env_kwargs["task_seed"] for c in configs] == [3, 7]
+    assert [c.seed for c in configs] == [3, 7]
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"grid": {"agent.ib_beta": 0.1}}, "non-empty list"),
     ({"grid": {"seed": [0, 1]}}, "use seeds"),
@@ -126,6 +134,8 @@ def test_two_trial_sweep_trains_both_runs_and_a_rerun_trains_nothing(local_ray, 
     csv_lines = (sweep_dir / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("trial,agent.ib_beta,seed,status") and len(csv_lines) == 3
     assert any("2 done, 0 running, 0 pending, 0 failed" in line for line in lines)
+    assert [i["trials_to_run"] for i in summary["invocations"]] == [2]
+    assert summary["sweep_wall_time_s"] == summary["invocations"][0]["wall_time_s"] > 0
 
     before = _checkpoint_times(sweep_dir)
     lines.clear()

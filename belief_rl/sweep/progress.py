@@ -19,8 +19,11 @@ class SweepProgress(Callback):
     """
 
     def __init__(self, payloads: list[dict[str, Any]], echo: Callable[[str], None],
-                 interval_s: float = 10.0) -> None:
-        self.echo, self.interval_s = echo, interval_s
+                 interval_s: float = 10.0, heartbeat: Callable[[], None] | None = None) -> None:
+        """``heartbeat`` is called as trial results come in, at most every 10 s: the sweep records its
+        running wall time with it."""
+        self.echo, self.interval_s, self.heartbeat = echo, interval_s, heartbeat
+        self.last_beat = -math.inf
         self.start_step = {p["name"]: p["start_step"] for p in payloads}
         self.step = dict(self.start_step)
         self.total = {p["name"]: p["config"]["total_steps"] for p in payloads}
@@ -38,6 +41,9 @@ class SweepProgress(Callback):
         self.step[trial.config["trial"]["name"]] = int(result["global_step"])
         if time.monotonic() - self.last_line >= self.interval_s:
             self._print()
+        if self.heartbeat is not None and time.monotonic() - self.last_beat >= 10.0:
+            self.last_beat = time.monotonic()
+            self.heartbeat()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         name = trial.config["trial"]["name"]

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from belief_rl.sweep.spec import SweepSpec, Trial
 
 TRIALS_DIR = "trials"
 SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
+INVOCATIONS_JSON = "invocations.json"
 
 FINISHED, UNFINISHED, NOT_STARTED, FAILED = "finished", "unfinished", "not started", "failed"
 
@@ -74,16 +76,47 @@ def trial_row(spec: SweepSpec, sweep_dir: Path, trial: Trial, error: str | None 
     return row
 
 
-def write_summary(spec: SweepSpec, sweep_dir: Path, errors: dict[str, str], machine: str,
-                  sweep_wall_time_s: float | None = None) -> dict[str, Any]:
+class InvocationLog:
+    """``invocations.json`` in a sweep directory: when each ``run_sweep`` call started, how many trials it ran
+    and how long it has run so far (refreshed while it runs, so a killed invocation keeps its time). A sweep
+    resumed across several invocations has as wall time the sum of theirs."""
+
+    def __init__(self, sweep_dir: Path, trials_to_run: int) -> None:
+        self.path = Path(sweep_dir) / INVOCATIONS_JSON
+        self.entries = read_invocations(sweep_dir)
+        self.entry = {"started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "trials_to_run": trials_to_run,
+                      "wall_time_s": 0.0}
+        self.entries.append(self.entry)
+        self.started = time.monotonic()
+        self.touch()
+
+    def touch(self) -> None:
+        """Record the time this invocation has run so far."""
+        self.entry["wall_time_s"] = round(time.monotonic() - self.started, 1)
+        atomic_write_bytes(self.path, json.dumps(self.entries, indent=2).encode())
+
+
+def read_invocations(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The invocation log of a sweep directory (empty if none or unreadable)."""
+    try:
+        entries = json.loads((Path(sweep_dir) / INVOCATIONS_JSON).read_text())
+    except (OSError, ValueError):
+        return []
+    return entries if isinstance(entries, list) else []
+
+
+def write_summary(spec: SweepSpec, sweep_dir: Path, errors: dict[str, str], machine: str) -> dict[str, Any]:
     """Write ``summary.json`` and ``summary.csv`` (one row per trial) into the sweep directory; return the
-    JSON document. ``errors`` maps trial names to the one-line reason they failed."""
+    JSON document. ``errors`` maps trial names to the one-line reason they failed. The sweep's wall time is
+    the sum over the invocations that ran it (see :class:`InvocationLog`)."""
     sweep_dir = Path(sweep_dir)
     rows = [trial_row(spec, sweep_dir, trial, errors.get(trial.name)) for trial in spec.trials()]
     counts = {status: sum(row["status"] == status for row in rows)
               for status in (FINISHED, UNFINISHED, NOT_STARTED, FAILED)}
+    invocations = read_invocations(sweep_dir)
     summary = {"name": spec.name, "spec": spec.to_dict(), "machine": machine, "counts": counts,
-               "sweep_wall_time_s": sweep_wall_time_s,
+               "sweep_wall_time_s": round(sum(float(i.get("wall_time_s", 0.0)) for i in invocations), 1),
+               "invocations": invocations,
                "trial_wall_time_s": sum(row["wall_time_s"] or 0.0 for row in rows), "trials": rows}
     atomic_write_bytes(sweep_dir / SUMMARY_JSON, json.dumps(summary, indent=2).encode())
     atomic_write_bytes(sweep_dir / SUMMARY_CSV, _csv(rows).encode())

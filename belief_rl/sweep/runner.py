@@ -20,7 +20,7 @@ from typing import Any
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import machine_description
-from belief_rl.sweep.results import trained_steps, trial_dir, write_summary
+from belief_rl.sweep.results import InvocationLog, trained_steps, trial_dir, write_summary
 from belief_rl.sweep.spec import SweepSpec, Trial
 
 RAY_MISSING = "belief-rl sweep runs on Ray Tune, which is not installed: pip install 'belief_rl[sweep]'"
@@ -44,7 +44,6 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, address: str | None = N
     """
     echo = echo or (lambda line: print(line, flush=True))
     sweep_dir = Path(sweep_dir).resolve()
-    start = time.monotonic()
     trials = spec.trials()
     errors: dict[str, str] = {}
     todo: list[tuple[Trial, dict[str, Any]]] = []
@@ -67,14 +66,18 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, address: str | None = N
     echo(f"sweep {spec.name}: {len(trials)} trials, {finished} finished before, {len(todo)} to run, "
          f"{len(errors)} invalid; in {sweep_dir}")
     if todo:
-        errors.update(_run_on_ray(spec, sweep_dir, todo, address, max_concurrent, progress, echo))
-    return write_summary(spec, sweep_dir, errors, machine_description(),
-                         sweep_wall_time_s=round(time.monotonic() - start, 1))
+        log = InvocationLog(sweep_dir, len(todo))
+        try:
+            errors.update(_run_on_ray(spec, sweep_dir, todo, address, max_concurrent, progress, echo,
+                                      log.touch))
+        finally:
+            log.touch()
+    return write_summary(spec, sweep_dir, errors, machine_description())
 
 
 def _run_on_ray(spec: SweepSpec, sweep_dir: Path, todo: list[tuple[Trial, dict[str, Any]]],
                 address: str | None, max_concurrent: int | None, progress: bool,
-                echo: Callable[[str], None]) -> dict[str, str]:
+                echo: Callable[[str], None], heartbeat: Callable[[], None]) -> dict[str, str]:
     """Run ``todo`` as one Ray Tune experiment; returns ``{trial name: error}`` for the trials that failed."""
     try:
         import ray
@@ -106,7 +109,8 @@ def _run_on_ray(spec: SweepSpec, sweep_dir: Path, todo: list[tuple[Trial, dict[s
             run_config=tune.RunConfig(
                 name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep_dir / "ray"),
                 verbose=0, failure_config=tune.FailureConfig(max_failures=0),
-                callbacks=[SweepProgress(payloads, echo, interval_s=10.0 if progress else math.inf)]))
+                callbacks=[SweepProgress(payloads, echo, interval_s=10.0 if progress else math.inf,
+                                         heartbeat=heartbeat)]))
         results = tuner.fit()
         return {result.config["trial"]["name"]: one_line(result.error) for result in results if result.error}
     finally:

@@ -7,7 +7,8 @@ A spec is a TOML (or JSON) file::
     agent = "belief"                  # optional, as `belief-rl train --agent`
     preset = "quick"                  # optional; default: the env family's preset
     seeds = [0, 1, 2]
-    set = ["total_steps=2000000"]     # overrides of every trial
+    set = ["total_steps=2000000",     # overrides of every trial; "{seed}" in a value becomes the trial's
+           "env_kwargs.task_seed={seed}"]  # seed (here: each seed trains on its own finite task set)
     threads_per_trial = 1             # optional: torch threads (and Ray CPUs) per trial; default: as many
                                       # as fill the CPUs with the trials to run
 
@@ -43,6 +44,9 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     tomllib = None
+
+#: Written in an override's value, stands for the trial's seed (e.g. ``env_kwargs.task_seed={seed}``).
+SEED_PLACEHOLDER = "{seed}"
 
 SPEC_KEYS = ("name", "env", "agent", "algorithm", "preset", "seeds", "set", "threads_per_trial", "grid",
              "variants")
@@ -172,16 +176,16 @@ class SweepSpec:
 
     # -- expansion ----------------------------------------------------------------------------------
     def trials(self) -> list[Trial]:
-        """Every (variant × grid cell × seed), in a fixed order; names are unique."""
+        """Every (seed × variant × grid cell), seed-major, in a fixed order; names are unique."""
         keys = list(self.grid)
         cells = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        settings = [{**variant, **cell} for variant in self.variants or [{}] for cell in cells]
         trials = []
-        for variant in self.variants or [{}]:
-            for cell in cells:
-                settings = {**variant, **cell}
-                overrides = tuple(f"{key}={format_value(value)}" for key, value in settings.items())
-                for seed in self.seeds:
-                    trials.append(Trial(trial_name(overrides, seed), overrides, seed))
+        # Seed-major: a sweep stopped part-way has every setting at its first seeds.
+        for seed in self.seeds:
+            for setting in settings:
+                overrides = tuple(f"{key}={format_value(value)}" for key, value in setting.items())
+                trials.append(Trial(trial_name(overrides, seed), overrides, seed))
         names = [trial.name for trial in trials]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -194,8 +198,9 @@ class SweepSpec:
         line, on an unknown setting or invalid value."""
         threads = num_threads if num_threads is not None else self.threads_per_trial
         fields: dict[str, Any] = {"seed": trial.seed, **({"num_threads": threads} if threads else {})}
-        return make_config(self.env, self.agent, self.algorithm, self.preset,
-                           [*self.base_overrides, *trial.overrides], **fields)
+        overrides = [override.replace(SEED_PLACEHOLDER, str(trial.seed))
+                     for override in (*self.base_overrides, *trial.overrides)]
+        return make_config(self.env, self.agent, self.algorithm, self.preset, overrides, **fields)
 
 
 def trial_name(overrides: tuple[str, ...], seed: int) -> str:
