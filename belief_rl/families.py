@@ -78,6 +78,19 @@ def _reacher_experts() -> dict[str, ExpertFactory]:
     return {"oracle": ReacherExpert.for_env, "scripted": ReacherExpert.for_env}
 
 
+def _ball_tasks_experts() -> dict[str, ExpertFactory]:
+    from belief_rl.references.ball_tasks import BallTasksExpert
+
+    # The task is observed: the scripted expert is also the oracle.
+    return {"oracle": BallTasksExpert.for_env, "scripted": BallTasksExpert.for_env}
+
+
+def _ball_tasks_references() -> ReferenceEvaluator:
+    from belief_rl.references.ball_tasks import ball_tasks_reference_returns
+
+    return ball_tasks_reference_returns
+
+
 FAMILIES: dict[str, EnvFamily] = {
     "bandit": EnvFamily("bandit", preset=lambda kwargs: "full", references=lambda: bandit_reference_returns,
                         eval_tasks=10_000,
@@ -96,6 +109,10 @@ FAMILIES: dict[str, EnvFamily] = {
     "reacher": EnvFamily("reacher", preset=lambda kwargs: "reacher", experts=_reacher_experts,
                          references=lambda: reacher_reference_returns, eval_tasks=1_000,
                          description="gymnasium's Reacher-v5 (single task); scripted expert"),
+    "ball_tasks": EnvFamily("ball_tasks", experts=_ball_tasks_experts, references=_ball_tasks_references,
+                            eval_tasks=200,
+                            description="multi-task ball arenas (go to / push a box onto 1 of K targets); "
+                                        "task observed"),
 }
 
 #: The family of an env id that names none (a user's own environment).

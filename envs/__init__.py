@@ -32,6 +32,8 @@ _SEMICIRCLE_BALL = ("semicircle", "belief_rl.envs.semicircle:SemicircleBallEnv",
                     "belief_rl.envs.semicircle:SemicircleBallVectorEnv")
 _NUMPAD = ("numpad", "belief_rl.envs.numpad:NumPadEnv", "belief_rl.envs.numpad:NumPadVectorEnv")
 _REACHER = ("reacher", "belief_rl.envs.reacher:ReacherEnv", "belief_rl.envs.reacher:ReacherVectorEnv")
+_BALL_TASKS = ("ball_tasks", "belief_rl.envs.ball_tasks:BallTasksEnv",
+               "belief_rl.envs.ball_tasks:BallTasksVectorEnv")
 _FIXED_GOAL = 2.0943951023931953  # θ = 2π/3
 
 # id -> ((family, single entry point, vector entry point), registered constructor kwargs). The family names
@@ -57,6 +59,12 @@ _REGISTRY: dict[str, tuple[tuple[str, str, str], dict[str, Any]]] = {
     "belief_rl/NumPad-2x2-L3-v0": (_NUMPAD, {"size": 2, "length": 3}),
     "belief_rl/NumPad-3x3-L4-v0": (_NUMPAD, {"size": 3, "length": 4}),
     "belief_rl/NumPad-4x4-L5-v0": (_NUMPAD, {"size": 4, "length": 5}),
+    # Multi-task ball arenas (not meta-RL: the task is observed) for learned behavior priors and transfer:
+    # go to the chosen one of K targets (100 steps), or push a box onto it (150 steps).
+    "belief_rl/BallTargets-K1-v0": (_BALL_TASKS, {"num_targets": 1}),
+    "belief_rl/BallTargets-K3-v0": (_BALL_TASKS, {"num_targets": 3}),
+    "belief_rl/BallBox-K1-v0": (_BALL_TASKS, {"num_targets": 1, "box": True, "episode_length": 150}),
+    "belief_rl/BallBox-K3-v0": (_BALL_TASKS, {"num_targets": 3, "box": True, "episode_length": 150}),
     # gymnasium's Reacher-v5 (not meta-RL): the standard MuJoCo task of the behavioral-prior study.
     "belief_rl/Reacher-v5": (_REACHER, {}),
 }

@@ -47,6 +47,7 @@ import numpy as np
 
 BALL_RADIUS = 0.1
 BALL_MASS = 1.0
+BOX_MASS = 0.5
 #: Physics timestep (s); see the module docstring for why this large.
 TIMESTEP = 0.025
 #: Physics steps per control step: control period = FRAME_SKIP * TIMESTEP.
@@ -75,24 +76,35 @@ def _motor_constants(control_dt: float) -> tuple[float, float]:
     return damping, gear
 
 
-def ball_arena_xml(half_extent: float, pads: Sequence[tuple[float, float, float]] = ()) -> str:
+def ball_arena_xml(half_extent: float, pads: Sequence[tuple[float, float, float]] = (),
+                   box_half_size: float | None = None) -> str:
     """MJCF of a square arena ``[-half_extent, half_extent]^2`` with one actuated ball.
 
     Args:
         half_extent: Half the side of the walled square; the walls' inner faces lie at ``±half_extent``.
         pads: ``(cx, cy, half_size)`` of square floor pads, visual only (no contacts),
             named ``pad0``, ``pad1``, ...
+        box_half_size: If given, a pushable cube of this half side (named ``box``). It slides on two damped
+            slide joints without turning (its position is its whole state) and does not touch the floor,
+            so the slide damping is its only friction: pushed by the ball it moves at about half the ball's
+            free speed and stops within a control step or two when let go. It collides with the ball and
+            the walls only.
 
     The motors are calibrated for :data:`FRAME_SKIP`; :class:`BallPhysics`
     recalibrates them for its own ``frame_skip``.
     """
     if not half_extent > BALL_RADIUS:
         raise ValueError(f"half_extent must be > the ball radius {BALL_RADIUS}, got {half_extent}")
+    if box_half_size is not None and not 0 < box_half_size < half_extent:
+        raise ValueError(f"box_half_size must lie in (0, half_extent), got {box_half_size}")
     damping, gear = _motor_constants(FRAME_SKIP * TIMESTEP)
     e, t, r = half_extent, _WALL_THICKNESS, BALL_RADIUS
+    # Contact bits: 1 = floor, 2 = box. The ball and the walls touch both, the box never the floor.
+    solid = ' contype="3" conaffinity="3"' if box_half_size is not None else ""
     walls = "\n".join(
         f'    <geom name="wall_{name}" type="box" pos="{x:.6g} {y:.6g} {_WALL_HEIGHT / 2:.6g}" '
-        f'size="{sx:.6g} {sy:.6g} {_WALL_HEIGHT / 2:.6g}" condim="1" priority="1" rgba="0.4 0.4 0.45 1"/>'
+        f'size="{sx:.6g} {sy:.6g} {_WALL_HEIGHT / 2:.6g}" condim="1" priority="1"{solid} '
+        f'rgba="0.4 0.4 0.45 1"/>'
         for name, x, y, sx, sy in (
             ("east", e + t, 0.0, t, e + 2 * t),
             ("west", -e - t, 0.0, t, e + 2 * t),
@@ -128,8 +140,9 @@ def ball_arena_xml(half_extent: float, pads: Sequence[tuple[float, float, float]
       <joint name="y" type="slide" axis="0 1 0" damping="{damping:.6g}"/>
       <joint name="z" type="slide" axis="0 0 1"/>
       <joint name="rot" type="ball"/>
-      <geom name="ball" type="sphere" size="{r}" mass="{BALL_MASS}" rgba="0.85 0.2 0.15 1"/>
+      <geom name="ball" type="sphere" size="{r}" mass="{BALL_MASS}"{solid} rgba="0.85 0.2 0.15 1"/>
     </body>
+{_box_xml(box_half_size, damping)}
   </worldbody>
   <actuator>
     <motor name="x" joint="x" gear="{gear:.6g}" ctrlrange="-1 1" ctrllimited="true"/>
@@ -137,6 +150,20 @@ def ball_arena_xml(half_extent: float, pads: Sequence[tuple[float, float, float]
   </actuator>
 </mujoco>
 """
+
+
+def _box_xml(half_size: float | None, ball_damping: float) -> str:
+    """The box body of :func:`ball_arena_xml` (empty without one); its slide damping equals the ball's, so
+    the ball pushing it moves at half its free terminal speed."""
+    if half_size is None:
+        return ""
+    h = half_size
+    return f"""    <body name="box" pos="0 0 {h:.6g}">
+      <joint name="box_x" type="slide" axis="1 0 0" damping="{ball_damping:.6g}"/>
+      <joint name="box_y" type="slide" axis="0 1 0" damping="{ball_damping:.6g}"/>
+      <geom name="box" type="box" size="{h:.6g} {h:.6g} {h:.6g}" mass="{BOX_MASS}" contype="2" conaffinity="2"
+            rgba="0.35 0.45 0.8 1"/>
+    </body>"""
 
 
 class _LoopSims:
@@ -259,6 +286,10 @@ class BallPhysics:
         for name in ("x", "y"):
             self.model.dof_damping[self.model.joint(name).dofadr[0]] = damping
             self.model.actuator(name).gear[0] = gear
+        self.has_box = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "box") >= 0
+        if self.has_box:
+            for name in ("box_x", "box_y"):
+                self.model.dof_damping[self.model.joint(name).dofadr[0]] = damping
         # The batch copies the model: calibrate first.
         self._sims: _BatchSims | _LoopSims = (
             _BatchSims(self.model, num_envs, num_threads) if backend == "batch"
@@ -267,33 +298,50 @@ class BallPhysics:
         self._xy = np.array([self.model.joint("x").qposadr[0], self.model.joint("y").qposadr[0]])
         self._vxy = np.array([self.model.joint("x").dofadr[0], self.model.joint("y").dofadr[0]])
         self._origin = self.model.body("ball").pos[:2].copy()
+        if self.has_box:
+            self._box_xy = np.array([self.model.joint(f"box_{a}").qposadr[0] for a in "xy"])
+            self._box_vxy = np.array([self.model.joint(f"box_{a}").dofadr[0] for a in "xy"])
+            self._box_origin = self.model.body("box").pos[:2].copy()
         self._pad_ids = [
             i for i in range(self.model.ngeom)
             if (mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_GEOM, i) or "").startswith("pad")
         ]
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._render_data: mujoco.MjData | None = None
-        self.reset(np.arange(num_envs), np.zeros((num_envs, 2)))
+        self.reset(np.arange(num_envs), np.zeros((num_envs, 2)),
+                   np.full((num_envs, 2), 0.5) if self.has_box else None)
 
     @property
     def num_pads(self) -> int:
         """Number of ``pad*`` geoms in the model."""
         return len(self._pad_ids)
 
-    def reset(self, indices: np.ndarray, positions: np.ndarray) -> None:
-        """Place balls ``indices`` at ``positions`` ``[len(indices), 2]``, at rest and unrotated."""
+    def reset(self, indices: np.ndarray, positions: np.ndarray, box_positions: np.ndarray | None = None) -> None:
+        """Place balls ``indices`` at ``positions`` ``[len(indices), 2]``, at rest and unrotated (and, in an
+        arena with a box, their boxes at ``box_positions``, at rest)."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         positions = np.asarray(positions, dtype=np.float64)
         if positions.shape != (len(indices), 2):
             raise ValueError(f"positions must have shape ({len(indices)}, 2), got {positions.shape}")
         if not np.all(np.isfinite(positions)):
             raise ValueError("positions must be finite")
+        adr, values = self._xy, positions - self._origin
+        if self.has_box:
+            if box_positions is None:
+                raise ValueError("this arena has a box: reset needs box_positions")
+            box_positions = np.asarray(box_positions, dtype=np.float64)
+            if box_positions.shape != (len(indices), 2) or not np.all(np.isfinite(box_positions)):
+                raise ValueError(f"box_positions must be finite, of shape ({len(indices)}, 2)")
+            adr = np.concatenate([adr, self._box_xy])
+            values = np.concatenate([values, box_positions - self._box_origin], axis=1)
+        elif box_positions is not None:
+            raise ValueError("this arena has no box")
         if np.any((indices < 0) | (indices >= self.num_envs)) or len(np.unique(indices)) != len(indices):
             raise ValueError(f"indices must be distinct and lie in [0, {self.num_envs}), "
                              f"got {indices.tolist()}")
         # A full reset (warm start and time included) makes a reset ball
         # indistinguishable from a freshly built one: batched == single.
-        self._sims.reset(indices, self._xy, positions - self._origin)
+        self._sims.reset(indices, adr, values)
 
     def step(self, actions: np.ndarray) -> None:
         """Apply ``actions`` ``[num_envs, 2]`` (clipped to [-1, 1]) for ``frame_skip`` physics steps."""
@@ -311,6 +359,18 @@ class BallPhysics:
     def velocities(self) -> np.ndarray:
         """Ball velocities ``(vx, vy)`` in units per second, float64 ``[num_envs, 2]`` (a copy)."""
         return self._sims.qvel(self._vxy).copy()
+
+    def box_positions(self) -> np.ndarray:
+        """Box centres ``(x, y)``, float64 ``[num_envs, 2]`` (arenas with a box only)."""
+        if not self.has_box:
+            raise ValueError("this arena has no box")
+        return self._sims.qpos(self._box_xy) + self._box_origin
+
+    def box_velocities(self) -> np.ndarray:
+        """Box velocities ``(vx, vy)`` in units per second, float64 ``[num_envs, 2]``."""
+        if not self.has_box:
+            raise ValueError("this arena has no box")
+        return self._sims.qvel(self._box_vxy).copy()
 
     def data(self, index: int) -> mujoco.MjData:
         """A copy of ball ``index``'s full ``MjData``, derived quantities computed (for inspection)."""
