@@ -316,7 +316,8 @@ class BallPhysics:
         """Number of ``pad*`` geoms in the model."""
         return len(self._pad_ids)
 
-    def reset(self, indices: np.ndarray, positions: np.ndarray, box_positions: np.ndarray | None = None) -> None:
+    def reset(self, indices: np.ndarray, positions: np.ndarray,
+              box_positions: np.ndarray | None = None) -> None:
         """Place balls ``indices`` at ``positions`` ``[len(indices), 2]``, at rest and unrotated (and, in an
         arena with a box, their boxes at ``box_positions``, at rest)."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)

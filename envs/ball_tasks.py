@@ -162,7 +162,8 @@ class BallTasksVectorEnv(_BallTasksCore, TaskVectorEnv):
     or one per sub-env) fixes the chosen targets of the explicit reset; the layouts are still drawn.
     """
 
-    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP}
+    metadata: dict[str, Any] = {"render_modes": [],
+                                "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, *, num_targets: int = 3, box: bool = False,
                  episode_length: int = 100) -> None:
@@ -179,7 +180,8 @@ class BallTasksVectorEnv(_BallTasksCore, TaskVectorEnv):
     def _check_tasks(self, task: Any) -> np.ndarray:
         tasks = np.broadcast_to(np.asarray(task), (self.num_envs,))
         if not np.issubdtype(tasks.dtype, np.integer) or tasks.min() < 0 or tasks.max() >= self.num_targets:
-            raise ValueError(f"options['task'] must be target indices in [0, {self.num_targets}), got {task!r}")
+            raise ValueError(f"options['task'] must be target indices in [0, {self.num_targets}), "
+                             f"got {task!r}")
         return tasks.astype(np.int64)
 
     def _reset_subenvs(self, indices: np.ndarray, tasks: np.ndarray | None) -> None:

@@ -1,4 +1,4 @@
-"""The multi-task ball arenas: contract, observation groups, rewards, success, and a box that moves when pushed."""
+"""The multi-task ball arenas: contract, observation groups, rewards, success, a box that moves."""
 
 from __future__ import annotations
 
