@@ -16,7 +16,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-AGENT_KINDS = ("belief", "rnn", "aux_head")
+AGENT_KINDS = ("belief", "rnn", "aux_head", "feedforward", "hierarchical")
+#: Agents for ordinary multi-task RL (the task observed): no memory, learned behavior priors.
+LATENT_AGENT_KINDS = ("feedforward", "hierarchical")
 ALGORITHMS = ("ppo", "svg0")
 
 
@@ -36,8 +38,10 @@ def _require(condition: bool, message: str) -> None:
 class AgentConfig:
     """Architecture of an agent (see :mod:`belief_rl.agents`)."""
 
-    kind: str = setting("belief", "agent: belief (belief network + policy), rnn (RL²) or aux_head "
-                                  "(RL² + task head)")
+    kind: str = setting("belief", "agent: belief (belief network + policy), rnn (RL²), aux_head "
+                                  "(RL² + task head), or, for multi-task RL with the task observed and "
+                                  "SVG(0): feedforward (flat MLP policy) or hierarchical (two levels with a "
+                                  "latent z; see the hierarchy section)")
     cell: str = setting("gru", "recurrent cell: gru or lstm")
     hidden_size: int = setting(128, "recurrent state size (belief network or RL² torso)")
     embed_dim: int = setting(128, "size of the input embedding before the recurrent cell")
@@ -192,6 +196,61 @@ class SVGConfig:
                  f"retrace_lambda must be in [0, 1], got {self.retrace_lambda}")
         _require(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
 
+HIGH_PRIORS = ("isotropic", "ar1", "learned_ar")
+PRIORS = ("none", "distral", *HIGH_PRIORS)
+TRANSFERABLE = ("high", "low", "prior")
+
+
+@dataclass
+class HierarchyConfig:
+    """Feed-forward and two-level agents with learned behavior priors (Tirumala et al.): which observation
+    groups each module sees, the default policy π0, and transfer from a trained run."""
+
+    latent_size: int = setting(8, "hierarchical: size of the latent z between π^H and π^L")
+    high_inputs: tuple[str, ...] = setting((), "observation groups π^H (or the flat policy) reads; "
+                                                "empty: all")
+    low_inputs: tuple[str, ...] = setting(("proprio",), "hierarchical: groups π^L (and a separate π0^L) "
+                                                        "reads besides z")
+    prior_inputs: tuple[str, ...] = setting(("proprio",), "distral: groups the flat prior π0(a | x) "
+                                                          "reads (no task, for information asymmetry)")
+    high_hidden: tuple[int, ...] = setting((128, 128), "hidden sizes of π^H (or the flat policy)")
+    low_hidden: tuple[int, ...] = setting((128, 128), "hidden sizes of π^L and π0^L")
+    prior_hidden: tuple[int, ...] = setting((128, 128), "hidden sizes of a learned π0 (distral, learned_ar)")
+    critic_hidden: tuple[int, ...] = setting((256, 256), "hidden sizes of the twin Q critic")
+    prior: str = setting("none", "default policy π0: none (entropy only), distral (flat Gaussian π0(a | x), "
+                                 "feedforward agent), or the high-level prior of a hierarchical agent: "
+                                 "isotropic N(0, I), ar1 N(α z_{t−1}, 1 − α²), learned_ar N(μ(z_{t−1}), "
+                                 "σ(z_{t−1}))")
+    ar_alpha: float = setting(0.9, "ar1: the autoregressive coefficient α in [0, 1)")
+    shared_low: bool = setting(True, "hierarchical: π0^L is π^L itself (its KL term vanishes); false: a "
+                                     "separate π0^L, distilled like the rest of π0")
+    latent_period: int = setting(1, "hierarchical: z is resampled every this many steps (held between)")
+    prior_lr: float = setting(1e-3, "learning rate of the prior's distillation")
+    entropy_bonus: float = setting(0.0, "weight of π's entropy bonus in the actor loss (next to α·KL)")
+    transfer_from: str = setting("", "a trained run directory to start from: its modules named in "
+                                     "transfer_modules are loaded, the rest start afresh")
+    transfer_modules: tuple[str, ...] = setting(("prior",), "modules taken from transfer_from: any of high, "
+                                                            "low, prior")
+    freeze: tuple[str, ...] = setting((), "modules not trained further (transferred or not): any of high, "
+                                          "low, prior")
+
+    def __post_init__(self) -> None:
+        for name in ("high_inputs", "low_inputs", "prior_inputs", "transfer_modules", "freeze"):
+            setattr(self, name, tuple(str(v) for v in getattr(self, name)))
+        for name in ("high_hidden", "low_hidden", "prior_hidden", "critic_hidden"):
+            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        _require(self.latent_size > 0, f"latent_size must be positive, got {self.latent_size}")
+        _require(self.prior in PRIORS, f"unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}")
+        _require(0 <= self.ar_alpha < 1, f"ar_alpha must lie in [0, 1), got {self.ar_alpha}")
+        _require(self.latent_period >= 1, f"latent_period must be >= 1, got {self.latent_period}")
+        _require(self.prior_lr > 0, f"prior_lr must be positive, got {self.prior_lr}")
+        _require(self.entropy_bonus >= 0, f"entropy_bonus must be >= 0, got {self.entropy_bonus}")
+        for name in ("transfer_modules", "freeze"):
+            unknown = [m for m in getattr(self, name) if m not in TRANSFERABLE]
+            _require(not unknown, f"unknown module(s) in {name}: {', '.join(unknown)}; choose from "
+                                  f"{', '.join(TRANSFERABLE)}")
+
+
 @dataclass
 class TrainConfig:
     """One training run: environment, agent, learner, budget and bookkeeping."""
@@ -204,6 +263,8 @@ class TrainConfig:
     agent: AgentConfig = field(default_factory=AgentConfig, metadata={"help": "agent architecture"})
     ppo: PPOConfig = field(default_factory=PPOConfig, metadata={"help": "PPO settings"})
     svg0: SVGConfig = field(default_factory=SVGConfig, metadata={"help": "SVG(0) settings"})
+    hierarchy: HierarchyConfig = field(default_factory=HierarchyConfig,
+                                       metadata={"help": "feedforward / hierarchical agents, learned priors"})
     total_steps: int = setting(5_000_000, "environment steps to train for")
     seed: int = setting(0, "training seed (network initialization, sampling, training tasks)")
     num_threads: int = setting(2, "torch CPU threads")
@@ -225,6 +286,8 @@ class TrainConfig:
             self.ppo = PPOConfig(**self.ppo)
         if isinstance(self.svg0, dict):
             self.svg0 = SVGConfig(**self.svg0)
+        if isinstance(self.hierarchy, dict):
+            self.hierarchy = HierarchyConfig(**self.hierarchy)
         _require(self.algorithm in ALGORITHMS,
                  f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
         _require(self.total_steps > 0, f"total steps must be positive, got {self.total_steps}")
@@ -247,10 +310,30 @@ class TrainConfig:
                  "agent.belief_dropout hides the belief from replayed meta-episodes: it needs "
                  "--algorithm svg0")
 
+        self._check_hierarchy()
         has_task_head = self.agent.kind in ("belief", "aux_head")
         _require(not self.svg0.info_gain_coef or (self.algorithm == "svg0" and has_task_head),
                  "svg0.info_gain_coef rewards the gain of a task belief: it needs --algorithm svg0 and the "
                  "belief or aux_head agent")
+
+    def _check_hierarchy(self) -> None:
+        """The hierarchy section's settings against the agent kind and learner."""
+        kind, h = self.agent.kind, self.hierarchy
+        latent = kind in LATENT_AGENT_KINDS
+        _require(not latent or self.algorithm == "svg0", f"the {kind} agent learns with --algorithm svg0")
+        _require(not latent or not self.svg0.prior, "a learned default policy (hierarchy.prior) replaces a "
+                                                    "fitted behavioral prior (svg0.prior): give one of them")
+        if h.prior in HIGH_PRIORS:
+            _require(kind == "hierarchical", f"hierarchy.prior={h.prior} is a high-level prior: it needs "
+                                             "--agent hierarchical")
+        if h.prior == "distral":
+            _require(kind == "feedforward", "hierarchy.prior=distral is a flat prior: it needs "
+                                            "--agent feedforward")
+        _require(kind != "hierarchical" or h.prior != "none",
+                 "the hierarchical agent needs a high-level prior: hierarchy.prior=isotropic, ar1 or "
+                 "learned_ar")
+        _require(not h.transfer_from or latent, "hierarchy.transfer_from needs the feedforward or "
+                                                "hierarchical agent")
 
     @property
     def num_envs(self) -> int:
@@ -268,7 +351,8 @@ class TrainConfig:
         return cls(**data)
 
 
-SECTIONS: dict[str, type] = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVGConfig}
+SECTIONS: dict[str, type] = {"agent": AgentConfig, "ppo": PPOConfig, "svg0": SVGConfig,
+                             "hierarchy": HierarchyConfig}
 
 
 def coerce(text: str, annotation: Any) -> Any:

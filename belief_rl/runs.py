@@ -87,7 +87,8 @@ def build_agent(config: TrainConfig, env: gym.vector.VectorEnv | None = None) ->
     try:
         task_spec = envs.check_contract(probe, config.env_id) if env is None else probe.unwrapped.task_spec
         return make_agent(config.agent, probe.single_observation_space, probe.single_action_space, task_spec,
-                          CRITIC_FOR_ALGORITHM[config.algorithm])
+                          CRITIC_FOR_ALGORITHM[config.algorithm], config.hierarchy,
+                          getattr(probe.unwrapped, "observation_groups", None))
     finally:
         if env is None:
             probe.close()
@@ -96,7 +97,8 @@ def build_agent(config: TrainConfig, env: gym.vector.VectorEnv | None = None) ->
 def build_learner(agent: Agent, config: TrainConfig) -> Learner:
     """The learner named by ``config.algorithm``, with its prior and scripted histories if configured."""
     if config.algorithm == "svg0":
-        return SVG0(agent, config.svg0, _prior_regularizer(agent, config), _belief_histories(agent, config))
+        return SVG0(agent, config.svg0, _prior_regularizer(agent, config), _belief_histories(agent, config),
+                    prior_lr=config.hierarchy.prior_lr, entropy_bonus=config.hierarchy.entropy_bonus)
     return PPO(agent, config.ppo, config.num_threads)
 
 

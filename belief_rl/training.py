@@ -24,11 +24,13 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from belief_rl import envs
+from belief_rl.agents.latent import LatentPolicyAgent
 from belief_rl.belief_report import belief_figure, has_belief_figure
 from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
 from belief_rl.config import TrainConfig
 from belief_rl.errors import BeliefRLError
 from belief_rl.evaluation import evaluate_agent
+from belief_rl.hierarchy.transfer import freeze_modules, transfer_from_run
 from belief_rl.logging_utils import METRICS_NAME, TENSORBOARD_DIR, MetricsLogger
 from belief_rl.rollout import collect_rollout
 from belief_rl.runs import CONFIG_NAME, build_agent, build_learner, read_config, write_config
@@ -46,7 +48,9 @@ class RunExistsError(BeliefRLError):
 class Trainer:
     """Owns one run: environment, agent, learner, logging and checkpoints."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path) -> None:
+    def __init__(self, config: TrainConfig, run_dir: Path, transfer: bool = False) -> None:
+        """``transfer``: load the modules ``config.hierarchy`` names from its ``transfer_from`` run (a new
+        run; a resumed one has them in its own checkpoint)."""
         self.config = config
         self.run_dir = Path(run_dir)
         torch.set_num_threads(config.num_threads)
@@ -54,6 +58,11 @@ class Trainer:
         self.env = envs.make_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
         envs.check_contract(self.env, config.env_id)
         self.agent = build_agent(config, self.env)
+        if isinstance(self.agent, LatentPolicyAgent):
+            # Before the learner copies the agent into its target networks.
+            if transfer and config.hierarchy.transfer_from:
+                transfer_from_run(self.agent, config.hierarchy)
+            freeze_modules(self.agent, config.hierarchy.freeze)
         self.learner = build_learner(self.agent, config)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.update = 0
@@ -70,7 +79,7 @@ class Trainer:
         if (run_dir / CHECKPOINT_NAME).exists() or (run_dir / CONFIG_NAME).exists():
             raise RunExistsError(f"{run_dir} already holds a run; pass --resume to continue it "
                                  "or choose another --run-dir")
-        trainer = cls(config, run_dir)
+        trainer = cls(config, run_dir, transfer=True)
         write_config(run_dir, config)
         return trainer
 

@@ -23,6 +23,7 @@ for SVG(0) – is chosen at construction (``critic="value"`` or ``"q"``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -75,6 +76,20 @@ class FeatureOutput:
     # Entropy of q(task | history) at every step ``[T, B]``, detached: set with the auxiliary losses by
     # agents with a task head (learners may reward the information the agent gains, see SVGConfig).
     belief_entropy: torch.Tensor | None = None
+
+
+@dataclass
+class PolicyOutput:
+    """π over replayed sequences, as an off-policy learner uses it: the action distribution and, for a
+    policy with a latent (:mod:`belief_rl.agents.latent`), the latents it is conditioned on."""
+
+    dist: Distribution
+    latent: Any = None
+
+    def with_latent(self, features: torch.Tensor) -> torch.Tensor:
+        """What the critic reads: ``features``, with the latent appended (detached: the actor's gradient
+        reaches Q through the action only)."""
+        return features if self.latent is None else torch.cat([features, self.latent.z.detach()], dim=-1)
 
 
 @dataclass
@@ -199,6 +214,23 @@ class Agent(nn.Module):
         dist = self.action_head(out.features)
         return SequenceOutput(dist.log_prob(batch.actions), dist.entropy(),
                               self.critic(out.features).squeeze(-1), out.aux_losses, out.metrics)
+
+    def policy(self, features: torch.Tensor) -> PolicyOutput:
+        """π at every step of sequence features ``[T, B, F]`` (off-policy learners)."""
+        return PolicyOutput(self.action_head(features))
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """What the actor loss trains (off-policy learners give it its own learning rate)."""
+        return list(self.action_head.parameters())
+
+    def prior_parameters(self) -> list[nn.Parameter]:
+        """A learned default policy's parameters, trained by distillation alone (none by default)."""
+        return []
+
+    @property
+    def has_learned_prior(self) -> bool:
+        """Whether the agent carries a default policy π0 learned alongside it."""
+        return False
 
     def q_values(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Twin ``Q(features, action)`` estimates ``[..., 2]``; actions are rescaled to [-1, 1] first."""

@@ -9,6 +9,8 @@ exceeds ``target`` and falls while it is below.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.distributions import Distribution
 
@@ -23,6 +25,8 @@ class PolicyRegularizer:
 
     #: The penalty level that automatic α tuning aims for.
     target: float
+    #: Whether the context is computed once as data enters replay (True) or at every gradient step.
+    cache_context: bool = True
 
     def context(self, observation: torch.Tensor) -> torch.Tensor | None:
         """Per-state context ``[..., C]`` of environment observations ``[..., obs_dim]`` (None: none
@@ -30,10 +34,24 @@ class PolicyRegularizer:
         return None
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                context: torch.Tensor | None) -> torch.Tensor:
-        """Penalty per state ``[...]`` given the policy ``dist``, a reparameterized sample, its log-density
-        and the states' :meth:`context`."""
+                context: torch.Tensor | None, latent: Any = None) -> torch.Tensor:
+        """Penalty per state ``[...]`` given the policy ``dist``, a reparameterized sample, its log-density,
+        the states' :meth:`context` and, for a policy with a latent, the latents it was conditioned on."""
         raise NotImplementedError
+
+    def actor_bonus(self, log_prob: torch.Tensor) -> torch.Tensor | float:
+        """An extra term per state added to the actor's objective only (none by default)."""
+        return 0.0
+
+    def distill(self, policy: Any, context: torch.Tensor | None) -> dict[str, float]:
+        """After each gradient step: train whatever the regularizer learns itself (nothing by default)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore by default."""
 
 
 class EntropyRegularizer(PolicyRegularizer):
@@ -48,5 +66,5 @@ class EntropyRegularizer(PolicyRegularizer):
         self.target = -float(target_entropy)
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                context: torch.Tensor | None) -> torch.Tensor:
+                context: torch.Tensor | None, latent: Any = None) -> torch.Tensor:
         return log_prob + getattr(dist, "log_volume", 0.0)

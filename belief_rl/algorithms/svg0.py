@@ -67,9 +67,12 @@ class SVG0:
     """SVG(0) with Retrace for agents built with twin-Q critics (``critic="q"``)."""
 
     def __init__(self, agent: Agent, config: SVGConfig, regularizer: PolicyRegularizer | None = None,
-                 belief_histories: SequenceBatch | None = None) -> None:
+                 belief_histories: SequenceBatch | None = None, prior_lr: float = 1e-3,
+                 entropy_bonus: float = 0.0) -> None:
         """``belief_histories``: meta-episodes for the extra belief steps instead of the replay (e.g. a
-        scripted explorer's, :func:`belief_rl.histories.scripted_histories`)."""
+        scripted explorer's, :func:`belief_rl.histories.scripted_histories`). An agent with a learned
+        default policy is regularized towards it (:class:`~belief_rl.hierarchy.regularizer.
+        LearnedPriorRegularizer`, distilled with ``prior_lr``, with an ``entropy_bonus`` on the actor)."""
         if agent.critic_kind != "q":
             raise ValueError("SVG(0) needs an agent built with twin Q critics (critic='q')")
         self.agent = agent
@@ -77,10 +80,18 @@ class SVG0:
         self.belief_histories = belief_histories
         action_dim = int(agent.action_space.shape[0])
         target_entropy = -float(action_dim) if config.target_entropy is None else config.target_entropy
-        self.regularizer = regularizer or EntropyRegularizer(target_entropy)
         self.target_agent = copy.deepcopy(agent).requires_grad_(False)
+        if agent.has_learned_prior:
+            if regularizer is not None:
+                raise ValueError("an agent with a learned default policy takes no other prior")
+            # Imported here: the hierarchy package builds on the agents, which this module does not need.
+            from belief_rl.hierarchy.regularizer import LearnedPriorRegularizer
+
+            regularizer = LearnedPriorRegularizer(agent, self.target_agent, prior_lr, entropy_bonus,
+                                                  config.target_kl)
+        self.regularizer = regularizer or EntropyRegularizer(target_entropy)
         self.replay = SequenceReplay(config.replay_capacity)
-        actor_params = list(agent.action_head.parameters())
+        actor_params = agent.actor_parameters()
         actor_ids = {id(p) for p in actor_params}
         # Every other group of the agent (torso + critic, the belief network) is clipped on its own.
         other_groups = [[p for p in group if id(p) not in actor_ids] for group in agent.gradient_groups()]
@@ -148,7 +159,10 @@ class SVG0:
         return self.regularizer.context(self.agent.env_observation(inputs))
 
     def _replay_extras(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """What replay stores besides the rollout: the regularizer's per-step context, if it has one."""
+        """What replay stores besides the rollout: the regularizer's per-step context, if it has one that
+        is worth computing once."""
+        if not self.regularizer.cache_context:
+            return {}
         context = self._context(inputs)
         return {} if context is None else {"regularizer_context": context}
 
@@ -164,7 +178,9 @@ class SVG0:
             context = self._context(batch.inputs)
         out = agent.sequence_features(batch, with_aux=True)
         detached_features = out.features.detach()  # the state as the actor's Q term and the targets see it
-        dist = agent.action_head(out.features if cfg.actor_grad_into_torso else detached_features)
+        # Latents, if the policy has them, are drawn afresh from the current policy (no importance weight).
+        policy = agent.policy(out.features if cfg.actor_grad_into_torso else detached_features)
+        dist = policy.dist
         info_metrics: dict[str, float] = {}
         if cfg.info_gain_coef > 0:
             if out.belief_entropy is None:
@@ -180,24 +196,26 @@ class SVG0:
                 target_features = self.target_agent.sequence_features(batch, with_aux=False).features
             else:
                 target_features = detached_features
+            target_features = policy.with_latent(target_features)
             next_action, next_log_prob = dist.rsample_with_log_prob()
             values = self.target_agent.q_values(target_features, next_action).min(-1).values
             if cfg.penalty_in_target:
-                values = values - alpha * self.regularizer.penalty(dist, next_action, next_log_prob, context)
+                values = values - alpha * self.regularizer.penalty(dist, next_action, next_log_prob, context,
+                                                                   policy.latent)
             q_taken = self.target_agent.q_values(target_features, batch.actions).min(-1).values
             log_rhos = dist.log_prob(batch.actions) - behaviour_log_probs
             discounts = cfg.gamma * (1.0 - dones.float())
             targets = retrace_targets(rewards, discounts, q_taken, values, log_rhos, cfg.retrace_lambda,
                                       torch.zeros_like(rewards[-1]))
 
-        q = agent.q_values(out.features, batch.actions)
+        q = agent.q_values(policy.with_latent(out.features), batch.actions)
         critic_loss = 0.5 * (q - targets.unsqueeze(-1)).pow(2).sum(-1).mean()
 
         action, log_prob = dist.rsample_with_log_prob()
         with _frozen(agent.critic):
-            q_new = agent.q_values(detached_features, action).min(-1).values
-        actor_penalty = self.regularizer.penalty(dist, action, log_prob, context)
-        actor_loss = (alpha * actor_penalty - q_new).mean()
+            q_new = agent.q_values(policy.with_latent(detached_features), action).min(-1).values
+        actor_penalty = self.regularizer.penalty(dist, action, log_prob, context, policy.latent)
+        actor_loss = (alpha * actor_penalty - q_new - self.regularizer.actor_bonus(log_prob)).mean()
 
         aux_loss = sum(out.aux_losses.values(), torch.zeros(()))
         self.optimizer.zero_grad(set_to_none=True)
@@ -205,6 +223,7 @@ class SVG0:
         grad_norms = [float(nn.utils.clip_grad_norm_(group, cfg.max_grad_norm))
                       for group in self.gradient_groups]
         self.optimizer.step()
+        prior_metrics = self.regularizer.distill(policy, context)
 
         if cfg.auto_alpha:
             alpha_loss = -(self.log_alpha * (actor_penalty.detach().mean() - self.regularizer.target))
@@ -216,7 +235,7 @@ class SVG0:
                 "penalty": actor_penalty.mean().item(), "q_mean": q.mean().item(),
                 "target_mean": targets.mean().item(),
                 "trace_mean": (cfg.retrace_lambda * log_rhos.exp().clamp(max=1.0)).mean().item(),
-                "actor_grad_norm": grad_norms[0], **info_metrics, **out.metrics}
+                "actor_grad_norm": grad_norms[0], **info_metrics, **prior_metrics, **out.metrics}
 
     @torch.no_grad()
     def _update_target(self) -> None:
@@ -227,7 +246,7 @@ class SVG0:
         return {"optimizer": self.optimizer.state_dict(),
                 "alpha_optimizer": self.alpha_optimizer.state_dict(),
                 "log_alpha": self.log_alpha.detach().clone(), "target_agent": self.target_agent.state_dict(),
-                "replay": self.replay.state_dict()}
+                "replay": self.replay.state_dict(), "regularizer": self.regularizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -236,5 +255,7 @@ class SVG0:
             self.log_alpha.copy_(state["log_alpha"])
         self.target_agent.load_state_dict(state["target_agent"])
         self.replay.load_state_dict(state["replay"])
-        if "regularizer_context" not in self.replay.fields:  # a replay saved before contexts were stored
+        self.regularizer.load_state_dict(state.get("regularizer", {}))
+        # A replay saved before contexts were stored.
+        if self.regularizer.cache_context and "regularizer_context" not in self.replay.fields:
             self.replay.add_field("regularizer_context", self._context)

@@ -118,6 +118,11 @@ class SquashedNormal(TransformedDistribution):
     def mode(self) -> torch.Tensor:
         return self._squash(self.base.mean)
 
+    def detach(self) -> SquashedNormal:
+        """The same distribution with its parameters cut from the autograd graph."""
+        return SquashedNormal(self.base.mean.detach(), self.base.stddev.detach(), self._loc - self._scale,
+                              self._loc + self._scale)
+
     @property
     def log_volume(self) -> torch.Tensor:
         """``log`` of the action box's volume relative to ``[-1, 1]^d``: add it to a log-density to

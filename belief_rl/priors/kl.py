@@ -10,6 +10,8 @@ up when a parametric prior's σ0 collapses.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
@@ -51,7 +53,7 @@ class KLPriorRegularizer(PolicyRegularizer):
         return Independent(Normal(mean, std), 1)
 
     def penalty(self, dist: Distribution, action: torch.Tensor, log_prob: torch.Tensor,
-                context: torch.Tensor | None) -> torch.Tensor:
+                context: torch.Tensor | None, latent: Any = None) -> torch.Tensor:
         base = getattr(dist, "base", None)
         if not isinstance(base, Independent):
             raise PriorError("a KL to a behavioral prior needs a squashed Gaussian policy "

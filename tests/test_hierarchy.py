@@ -1,0 +1,241 @@
+"""Learned behavior priors: the two-level KL bound, the AR(1) prior, information asymmetry, distillation,
+transfer, and the feedforward / hierarchical agents under SVG(0)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from belief_rl import envs
+from belief_rl.agents import LatentPolicyAgent, make_agent
+from belief_rl.checkpoint import CheckpointError
+from belief_rl.config import AgentConfig, HierarchyConfig, TrainConfig
+from belief_rl.hierarchy import AR1Prior, two_level_kl
+from belief_rl.hierarchy.regularizer import LearnedPriorRegularizer
+from belief_rl.hierarchy.transfer import freeze_modules, load_modules
+from belief_rl.training import Trainer
+
+ENV = "belief_rl/BallTargets-K3-v0"
+
+
+def normal(mean, std) -> Independent:
+    return Independent(Normal(torch.as_tensor(mean, dtype=torch.float64).reshape(-1, 1),
+                              torch.as_tensor(std, dtype=torch.float64).reshape(-1, 1)), 1)
+
+
+def marginal_kl(p_mean, p_var, q_mean, q_var) -> float:
+    return 0.5 * (p_var / q_var + (p_mean - q_mean) ** 2 / q_var - 1 + math.log(q_var / p_var))
+
+
+# -- the bound ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shared_low", [False, True])
+def test_two_level_bound_is_at_least_the_true_kl_of_the_action_marginals(shared_low):
+    """Linear-Gaussian levels: π^H = N(μ, s²), π^L(a | z) = N(w z + c, σ²), so both action marginals are
+    Gaussian and the true KL is known in closed form (and checked by Monte Carlo)."""
+    torch.manual_seed(0)
+    (mu, s), (mu0, s0) = (0.7, 0.5), (0.0, 1.0)
+    (w, c, sigma), (w0, c0, sigma0) = (1.5, 0.2, 0.3), ((1.5, 0.2, 0.3) if shared_low else (0.8, -0.1, 0.6))
+    z = torch.distributions.Normal(mu, s).sample((200_000,)).double()
+    low, low0 = normal(w * z + c, torch.full_like(z, sigma)), normal(w0 * z + c0, torch.full_like(z, sigma0))
+    kl_high, kl_low = two_level_kl(normal([mu], [s]), normal([mu0], [s0]), low,
+                                   None if shared_low else low0)
+    bound = kl_high.item() + kl_low.mean().item()
+    truth = marginal_kl(w * mu + c, w**2 * s**2 + sigma**2, w0 * mu0 + c0, w0**2 * s0**2 + sigma0**2)
+    a = torch.distributions.Normal(w * mu + c, math.sqrt(w**2 * s**2 + sigma**2)).sample((200_000,))
+    p_a = torch.distributions.Normal(w * mu + c, math.sqrt(w**2 * s**2 + sigma**2))
+    q_a = torch.distributions.Normal(w0 * mu0 + c0, math.sqrt(w0**2 * s0**2 + sigma0**2))
+    monte_carlo = (p_a.log_prob(a) - q_a.log_prob(a)).mean().item()
+    assert monte_carlo == pytest.approx(truth, abs=0.01)
+    assert bound >= truth + 0.02  # strictly above: the latent carries information the action loses
+    if shared_low:
+        assert kl_low.abs().max().item() == 0.0
+        assert bound == pytest.approx(marginal_kl(mu, s**2, mu0, s0**2), rel=1e-12)
+
+
+def test_with_a_shared_noise_free_low_level_the_bound_is_the_true_kl():
+    """A shared, invertible low level loses nothing: KL(π(a) ‖ π0(a)) = KL(π^H ‖ π0^H) in the limit σ → 0."""
+    (mu, s), (mu0, s0), (w, c) = (0.7, 0.5), (0.0, 1.0), (1.5, 0.2)
+    bound, _ = two_level_kl(normal([mu], [s]), normal([mu0], [s0]))
+    for sigma, tolerance in ((1e-2, 1e-3), (1e-4, 1e-7)):
+        truth = marginal_kl(w * mu + c, w**2 * s**2 + sigma**2, w * mu0 + c, w**2 * s0**2 + sigma**2)
+        assert bound.item() >= truth
+        assert bound.item() - truth < tolerance
+
+
+def test_ar1_prior_keeps_a_stationary_unit_variance():
+    torch.manual_seed(0)
+    prior = AR1Prior(latent_size=3, alpha=0.9)
+    start = torch.ones(50_000, dtype=torch.bool)
+    z = prior(torch.zeros(50_000, 3), start).sample()  # N(0, I) at the start
+    for _ in range(30):
+        step = prior(z, ~start)
+        torch.testing.assert_close(step.stddev, torch.full_like(z, math.sqrt(1 - 0.81)))
+        z = step.sample()
+    assert z.var(0).sub(1).abs().max() < 0.03 and z.mean(0).abs().max() < 0.02
+    following = prior(z, ~start).sample()
+    assert (z * following).mean(0).sub(0.9).abs().max() < 0.03  # E[z_t z_{t+1}] = α in the stationary chain
+
+
+# -- agents ------------------------------------------------------------------------------------------------
+def latent_agent(kind: str, seed: int = 0, **hierarchy) -> LatentPolicyAgent:
+    torch.manual_seed(seed)
+    env = envs.make_vector_env(ENV, 1)
+    config = HierarchyConfig(**{"high_hidden": (32,), "low_hidden": (32,), "prior_hidden": (32,),
+                                "critic_hidden": (32,), **hierarchy})
+    return make_agent(AgentConfig(kind=kind), env.single_observation_space, env.single_action_space,
+                      env.unwrapped.task_spec, "q", config, env.unwrapped.observation_groups)
+
+
+def observations(batch: int = 64, steps: int = 10) -> torch.Tensor:
+    env = envs.make_vector_env(ENV, batch)
+    obs, _ = env.reset(seed=0)
+    rows = []
+    for _ in range(steps):
+        rows.append(torch.as_tensor(obs))
+        obs, *_ = env.step(env.action_space.sample())
+    return torch.stack(rows)  # [T, B, obs_dim]
+
+
+def with_other_task(obs: torch.Tensor) -> torch.Tensor:
+    start, stop = envs.make_vector_env(ENV, 1).unwrapped.observation_groups["task"]
+    changed = obs.clone()
+    changed[..., start:stop] = changed[..., start:stop].roll(1, dims=-1)
+    return changed
+
+
+def test_the_prior_never_sees_the_task_but_the_high_level_does():
+    obs = observations()
+    other = with_other_task(obs)
+    hierarchical = latent_agent("hierarchical", prior="learned_ar", shared_low=False,
+                                low_inputs=("proprio", "targets"))
+    torch.manual_seed(1)
+    policy = hierarchical.policy(obs)
+    torch.manual_seed(1)
+    policy_other = hierarchical.policy(other)
+    assert not torch.allclose(policy.latent.high.mean, policy_other.latent.high.mean)  # π^H reads the task
+    # Same latents into both: π^L and every part of π0 must not move with the task.
+    same = copy.copy(policy_other)
+    same.latent = policy.latent
+    same.dist = hierarchical._low(policy.latent.z, other)
+    torch.testing.assert_close(same.dist.base.mean, policy.dist.base.mean)
+    kl, kl_other = hierarchical.prior_kl(policy, obs), hierarchical.prior_kl(same, other)
+    torch.testing.assert_close(kl["kl_high"], kl_other["kl_high"])
+    torch.testing.assert_close(kl["kl_low"], kl_other["kl_low"])
+
+    flat = latent_agent("feedforward", prior="distral", prior_inputs=("proprio", "targets"))
+    prior, prior_other = (flat.flat_prior(flat.prior_router(x)) for x in (obs, other))
+    torch.testing.assert_close(prior.mean, prior_other.mean)
+    assert not torch.allclose(flat.policy(obs).dist.base.mean, flat.policy(other).dist.base.mean)
+
+
+def test_an_unknown_observation_group_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown observation group.*joints"):
+        latent_agent("hierarchical", prior="isotropic", low_inputs=("joints",))
+
+
+def test_held_latents_cost_no_high_level_kl():
+    agent = latent_agent("hierarchical", prior="ar1", latent_period=3)
+    policy = agent.policy(observations(steps=7))
+    z = policy.latent.z
+    torch.testing.assert_close(z[1], z[0])
+    torch.testing.assert_close(z[2], z[0])
+    assert not torch.allclose(z[3], z[0])
+    kl = agent.prior_kl(policy, observations(steps=7))["kl_high"]
+    assert (kl[[1, 2, 4, 5]] == 0).all() and (kl[[0, 3, 6]] > 0).all()
+
+
+@pytest.mark.parametrize(("kind", "prior"), [("hierarchical", "learned_ar"), ("feedforward", "distral")])
+def test_distillation_lowers_the_kl_to_a_fixed_policy(kind, prior):
+    agent = latent_agent(kind, prior=prior, shared_low=False)
+    target = copy.deepcopy(agent).requires_grad_(False)
+    regularizer = LearnedPriorRegularizer(agent, target, lr=3e-3)
+    obs = observations()
+    torch.manual_seed(2)
+    with torch.no_grad():  # a policy that has moved away from its initialization (and so from π0's)
+        for p in agent.actor_parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    policy = agent.policy(obs)  # held fixed: distillation moves only π0
+    policy_before = [p.clone() for p in agent.actor_parameters()]
+    first = regularizer.distill(policy, obs)
+    for _ in range(150):
+        last = regularizer.distill(policy, obs)
+    assert sum(last.values()) < 0.5 * sum(first.values())
+    assert all(torch.equal(p, q) for p, q in zip(policy_before, agent.actor_parameters()))
+    # The penalty reads the target copy, which distillation leaves alone.
+    assert all(torch.equal(p, q) for p, q in zip(target.prior_parameters(),
+                                                 copy.deepcopy(target).prior_parameters()))
+
+
+# -- transfer ----------------------------------------------------------------------------------------------
+def test_transfer_loads_and_freezes_exactly_the_modules_asked():
+    source = latent_agent("hierarchical", seed=1, prior="learned_ar", shared_low=False)
+    agent = latent_agent("hierarchical", seed=2, prior="learned_ar", shared_low=False)
+    fresh = copy.deepcopy(agent)
+    load_modules(agent, source, ("low", "prior"))
+    freeze_modules(agent, ("low",))
+    state = {name: dict(module.named_parameters()) for name, module in
+             (("high", agent.high), ("low", agent.low), ("prior", agent.high_prior))}
+    for name, p in agent.low.named_parameters():
+        assert torch.equal(p, dict(source.low.named_parameters())[name]) and not p.requires_grad
+    for m, src in zip(agent.modules_named("prior"), source.modules_named("prior")):
+        assert all(torch.equal(p, q) and p.requires_grad for p, q in zip(m.parameters(), src.parameters()))
+    for p, q in zip(agent.high.parameters(), fresh.high.parameters()):
+        assert torch.equal(p, q) and p.requires_grad  # untouched: its own fresh initialization
+    assert state["high"]  # the test compares something
+    for p, q in zip(agent.critic.parameters(), fresh.critic.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_transfer_between_unlike_agents_fails_in_one_line():
+    source = latent_agent("hierarchical", prior="isotropic", shared_low=True)
+    agent = latent_agent("hierarchical", prior="learned_ar", shared_low=False)
+    with pytest.raises(CheckpointError, match="cannot transfer 'prior'"):
+        load_modules(agent, source, ("prior",))
+
+
+def short_config(run_dir=None, **hierarchy) -> TrainConfig:
+    return TrainConfig(env_id="belief_rl/BallTargets-K1-v0", algorithm="svg0",
+                       agent={"kind": "hierarchical"}, total_steps=1600, num_threads=1, eval_tasks=8,
+                       eval_every=10, belief_figures=False,
+                       svg0={"num_envs": 8, "batch_size": 8, "warmup_episodes": 8, "updates_per_rollout": 2},
+                       hierarchy={"high_hidden": [32], "low_hidden": [32], "critic_hidden": [32],
+                                  "prior": "ar1", **hierarchy})
+
+
+def test_a_transferred_run_trains_its_new_high_level_and_leaves_the_frozen_low_level(tmp_path):
+    Trainer.create(short_config(), tmp_path / "source").train(progress=False)
+    trainer = Trainer.create(short_config(transfer_from=str(tmp_path / "source"), transfer_modules=["low"],
+                                          freeze=["low"]), tmp_path / "target")
+    source = torch.load(tmp_path / "source" / "checkpoint.pt", weights_only=True)["agent"]
+    low_before = {k: v.clone() for k, v in trainer.agent.low.state_dict().items()}
+    high_before = [p.clone() for p in trainer.agent.high.parameters()]
+    for key, value in low_before.items():
+        torch.testing.assert_close(value, source[f"low.{key}"])
+    trainer.train(progress=False)
+    for key, value in trainer.agent.low.state_dict().items():
+        torch.testing.assert_close(value, low_before[key])
+    assert any(not torch.equal(p, q) for p, q in zip(trainer.agent.high.parameters(), high_before))
+
+
+def test_config_refuses_priors_that_do_not_fit_the_agent():
+    with pytest.raises(ValueError, match="needs --agent hierarchical"):
+        TrainConfig(algorithm="svg0", agent={"kind": "feedforward"}, hierarchy={"prior": "ar1"})
+    with pytest.raises(ValueError, match="learns with --algorithm svg0"):
+        TrainConfig(agent={"kind": "feedforward"})
+    with pytest.raises(ValueError, match="unknown module"):
+        HierarchyConfig(freeze=("torso",))
+
+
+def test_kl_terms_match_torch_closed_forms():
+    agent = latent_agent("hierarchical", prior="isotropic", shared_low=False)
+    obs = observations(steps=3)
+    policy = agent.policy(obs)
+    terms = agent.prior_kl(policy, obs)
+    expected = kl_divergence(policy.latent.high, Independent(Normal(torch.zeros_like(policy.latent.z),
+                                                                    torch.ones_like(policy.latent.z)), 1))
+    torch.testing.assert_close(terms["kl_high"], expected)
+    assert (terms["kl_low"] > 0).all()
