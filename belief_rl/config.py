@@ -383,9 +383,13 @@ def coerce(text: str, annotation: Any) -> Any:
         return float(text)
     if origin is tuple:
         item = typing.get_args(annotation)[0]
-        # "64,64", or a JSON list "[64, 64]" (as a sweep spec's list values are written)
-        items = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-        return tuple(coerce(v, item) for v in items.split(",") if v.strip())
+        # "64,64", or a JSON list "[64, 64]" / '["low", "prior"]' (as a sweep spec's list values are written)
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                return tuple(coerce(v if isinstance(v, str) else json.dumps(v), item) for v in json.loads(text))
+            except json.JSONDecodeError:
+                text = text[1:-1]
+        return tuple(coerce(v, item) for v in text.split(",") if v.strip())
     if annotation is str:
         return text
     # Untyped (env kwargs): JSON where it parses as such, else the plain string; none as for typed fields.

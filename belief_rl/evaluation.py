@@ -43,6 +43,7 @@ class AgentEvaluation:
 
     returns: np.ndarray  # [num_tasks]
     belief_kl: np.ndarray | None = None  # [T]: mean per-arm KL(exact posterior ‖ belief)
+    success: np.ndarray | None = None  # [num_tasks]: success at the end, for envs that report it
 
 
 def held_out_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -76,13 +77,15 @@ def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_ta
     ``deterministic`` takes each action distribution's mode (and the bottleneck's mean) instead.
     """
     kwargs = dict(env_kwargs) if training_tasks else held_out_kwargs(env_kwargs)
-    returns, kls = [], []
+    returns, kls, successes = [], [], []
     was_training = agent.training
     agent.eval()
     for seed, size in evaluation_seeds(eval_seed, num_tasks, CHUNK_SIZE):
         env = envs.make_vector_env(env_id, size, **kwargs)
         rollout = seeded_rollout(env, agent, seed, deterministic)
         returns.append(rollout.returns())
+        if rollout.success is not None:
+            successes.append(rollout.success)
         kl = (bandit_belief_kl(agent, rollout)
               if with_belief_kl and isinstance(env.unwrapped.task_spec, BetaTask) else None)
         if kl is not None:  # agents without a task head have no belief to score
@@ -90,7 +93,8 @@ def evaluate_agent(agent: Agent, env_id: str, env_kwargs: dict[str, Any], num_ta
         env.close()
     agent.train(was_training)
     belief_kl = np.sum(kls, axis=0) / num_tasks if kls else None
-    return AgentEvaluation(np.concatenate(returns), belief_kl)
+    return AgentEvaluation(np.concatenate(returns), belief_kl,
+                           np.concatenate(successes) if len(successes) == len(returns) else None)
 
 
 @torch.no_grad()

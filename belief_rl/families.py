@@ -109,7 +109,8 @@ FAMILIES: dict[str, EnvFamily] = {
     "reacher": EnvFamily("reacher", preset=lambda kwargs: "reacher", experts=_reacher_experts,
                          references=lambda: reacher_reference_returns, eval_tasks=1_000,
                          description="gymnasium's Reacher-v5 (single task); scripted expert"),
-    "ball_tasks": EnvFamily("ball_tasks", experts=_ball_tasks_experts, references=_ball_tasks_references,
+    "ball_tasks": EnvFamily("ball_tasks", preset=lambda kwargs: "ball-tasks", experts=_ball_tasks_experts,
+                            references=_ball_tasks_references,
                             eval_tasks=200,
                             description="multi-task ball arenas (go to / push a box onto 1 of K targets); "
                                         "task observed"),

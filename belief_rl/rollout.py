@@ -23,6 +23,8 @@ class Rollout:
     values: torch.Tensor  # [T, B]
     rewards: torch.Tensor  # [T, B]
     dones: torch.Tensor  # [T, B] True where the step ended the meta-episode
+    # [B]: whether the env's ``info["success"]`` held at the last step (None if the env reports none).
+    success: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:
@@ -74,4 +76,5 @@ def collect_rollout(env: gym.vector.VectorEnv, agent: Agent, seed: int,
         batch=SequenceBatch(stacked["inputs"], stacked["actions"], stacked["task"], extras),
         log_probs=stacked["log_probs"], values=stacked["values"], rewards=stacked["rewards"],
         dones=stacked["dones"],
+        success=np.asarray(info["success"], dtype=bool) if "success" in info else None,
     )

@@ -195,12 +195,13 @@ class Trainer:
         self.update += 1
         self.global_step += rollout.num_steps
         duration = time.perf_counter() - start
-        eval_return = float("nan")  # logged only on updates that evaluate, so curves show real points
+        eval_return = eval_success = float("nan")  # logged only on updates that evaluate: real points only
         if self.update % cfg.eval_every == 0 or self.global_step >= cfg.total_steps:
-            returns = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks,
-                                     eval_seed=MONITOR_EVAL_SEED,
-                                     deterministic=cfg.eval_deterministic).returns
-            self.last_eval = eval_return = float(returns.mean())
+            evaluation = evaluate_agent(self.agent, cfg.env_id, cfg.env_kwargs, cfg.eval_tasks,
+                                        eval_seed=MONITOR_EVAL_SEED, deterministic=cfg.eval_deterministic)
+            self.last_eval = eval_return = float(evaluation.returns.mean())
+            if evaluation.success is not None:
+                eval_success = float(evaluation.success.mean())
             if cfg.belief_figures and has_belief_figure(self.agent, cfg.env_id):
                 self.pending_figure, _ = belief_figure(self.agent, cfg.env_id, cfg.env_kwargs,
                                                        eval_seed=MONITOR_EVAL_SEED,
@@ -208,7 +209,8 @@ class Trainer:
         self.elapsed += time.perf_counter() - start
         return {"update": self.update, "global_step": self.global_step, "wall_time": round(self.elapsed, 3),
                 "steps_per_sec": rollout.num_steps / duration, "rollout_steps": rollout.num_steps,
-                "train_return": float(rollout.returns().mean()), "eval_return": eval_return, **metrics}
+                "train_return": float(rollout.returns().mean()), "eval_return": eval_return,
+                **({"eval_success": eval_success} if rollout.success is not None else {}), **metrics}
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True,

@@ -51,6 +51,18 @@ def test_spec_values_become_typed_overrides_including_lists_and_booleans():
     assert config.agent.policy_hidden == (64, 64) and config.ppo.norm_adv is False and config.num_threads == 3
 
 
+def test_a_labelled_variant_names_its_trials_by_label():
+    spec = SweepSpec.from_dict({"name": "s", "seeds": [0], "grid": {"env_kwargs.num_tasks": [10]},
+                                "variants": [{"label": "rl2", "agent.kind": "rnn"}, {"agent.kind": "belief"}]})
+    first, second = spec.trials()
+    assert first.name == "rl2,env_kwargs.num_tasks=10,seed=0"
+    assert first.settings() == {"label": "rl2", "agent.kind": "rnn", "env_kwargs.num_tasks": "10"}
+    assert spec.config(first).agent.kind == "rnn"
+    assert second.name == "agent.kind=belief,env_kwargs.num_tasks=10,seed=0"
+    with pytest.raises(SpecError, match="variant label"):
+        SweepSpec.from_dict({"name": "s", "variants": [{"label": "a/b"}]})
+
+
 def test_seed_placeholder_gives_each_seed_its_own_value():
     spec = SweepSpec.from_dict({"name": "s", "env": "belief_rl/Bandit-v0", "seeds": [3, 7],
                                 "set": ["env_kwargs.task_seed={seed}", "env_kwargs.num_tasks=10"]})

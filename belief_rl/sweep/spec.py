@@ -19,6 +19,7 @@ A spec is a TOML (or JSON) file::
     [[variants]]                      # optional: alternatives crossed with the grid
     "agent.kind" = "belief"
     [[variants]]
+    label = "rl2"                     # optional: names the variant's trials instead of its overrides
     "agent.kind" = "rnn"
     "agent.ib_beta" = 0.0
 
@@ -47,6 +48,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 #: Written in an override's value, stands for the trial's seed (e.g. ``env_kwargs.task_seed={seed}``).
 SEED_PLACEHOLDER = "{seed}"
+#: A variant's optional name, used for its trials' directories instead of its overrides.
+LABEL_KEY = "label"
+_LABEL = r"[A-Za-z0-9._+-]+"
 
 SPEC_KEYS = ("name", "env", "agent", "algorithm", "preset", "seeds", "set", "threads_per_trial", "grid",
              "variants")
@@ -75,10 +79,12 @@ class Trial:
     name: str
     overrides: tuple[str, ...]
     seed: int
+    label: str | None = None
 
     def settings(self) -> dict[str, str]:
-        """The trial's own overrides as ``{key: value text}`` (for tables)."""
-        return dict(override.split("=", 1) for override in self.overrides)
+        """The trial's own overrides as ``{key: value text}`` (for tables), after its variant's label."""
+        settings = {"label": self.label} if self.label else {}
+        return {**settings, **dict(override.split("=", 1) for override in self.overrides)}
 
 
 @dataclasses.dataclass
@@ -112,8 +118,13 @@ class SweepSpec:
                 raise SpecError(f"grid entry {key!r} must be a non-empty list of values")
         if not isinstance(self.variants, list) or not all(isinstance(v, dict) for v in self.variants):
             raise SpecError("variants must be a list of tables of overrides")
+        for variant in self.variants:
+            label = variant.get(LABEL_KEY)
+            if label is not None and not (isinstance(label, str) and re.fullmatch(_LABEL, label)):
+                raise SpecError(f"variant label {label!r} may hold only letters, digits, '.', '_', '+', '-'")
         base_keys = (override.split("=", 1)[0].strip() for override in self.base_overrides)
-        for key in (*base_keys, *self.grid, *(k for variant in self.variants for k in variant)):
+        variant_keys = (key for variant in self.variants for key in variant if key != LABEL_KEY)
+        for key in (*base_keys, *self.grid, *variant_keys):
             if key in ("seed", "env_id"):
                 raise SpecError(f"{key!r} cannot vary inside a sweep: use seeds (or one spec per env)")
 
@@ -179,13 +190,16 @@ class SweepSpec:
         """Every (seed × variant × grid cell), seed-major, in a fixed order; names are unique."""
         keys = list(self.grid)
         cells = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
-        settings = [{**variant, **cell} for variant in self.variants or [{}] for cell in cells]
         trials = []
         # Seed-major: a sweep stopped part-way has every setting at its first seeds.
         for seed in self.seeds:
-            for setting in settings:
-                overrides = tuple(f"{key}={format_value(value)}" for key, value in setting.items())
-                trials.append(Trial(trial_name(overrides, seed), overrides, seed))
+            for variant in self.variants or [{}]:
+                label = variant.get(LABEL_KEY)
+                own = {key: value for key, value in variant.items() if key != LABEL_KEY}
+                for cell in cells:
+                    overrides = _overrides({**own, **cell})
+                    name = trial_name((label, *_overrides(cell)) if label else overrides, seed)
+                    trials.append(Trial(name, overrides, seed, label))
         names = [trial.name for trial in trials]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -200,7 +214,23 @@ class SweepSpec:
         fields: dict[str, Any] = {"seed": trial.seed, **({"num_threads": threads} if threads else {})}
         overrides = [override.replace(SEED_PLACEHOLDER, str(trial.seed))
                      for override in (*self.base_overrides, *trial.overrides)]
-        return make_config(self.env, self.agent, self.algorithm, self.preset, overrides, **fields)
+        return absolute_paths(make_config(self.env, self.agent, self.algorithm, self.preset, overrides,
+                                          **fields))
+
+
+def _overrides(settings: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(f"{key}={format_value(value)}" for key, value in settings.items())
+
+
+def absolute_paths(config: TrainConfig) -> TrainConfig:
+    """``config`` with its file settings (a fitted prior, a run to transfer from) made absolute: relative to
+    where the sweep is started, since the trials may run in other working directories."""
+    svg0, hierarchy = config.svg0, config.hierarchy
+    if svg0.prior:
+        svg0 = dataclasses.replace(svg0, prior=str(Path(svg0.prior).resolve()))
+    if hierarchy.transfer_from:
+        hierarchy = dataclasses.replace(hierarchy, transfer_from=str(Path(hierarchy.transfer_from).resolve()))
+    return dataclasses.replace(config, svg0=svg0, hierarchy=hierarchy)
 
 
 def trial_name(overrides: tuple[str, ...], seed: int) -> str:
