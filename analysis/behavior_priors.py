@@ -59,9 +59,10 @@ def trial_result(run_dir: Path, success_level: float) -> dict[str, Any]:
     tail = rows[-10:]
     kl = sum(np.nanmean([_number(row, key) for row in tail]) for key in KL_KEYS
              if any(key in row for row in tail))
-    return {"run_dir": str(run_dir), "steps": steps, "eval_return": [_number(r, "eval_return") for r in evals],
+    returns = [_number(r, "eval_return") for r in evals]
+    return {"run_dir": str(run_dir), "steps": steps, "eval_return": returns,
             "eval_success": success, "steps_to_success": reached, "total_steps": steps[-1] if steps else 0,
-            "final_return": float(np.mean([_number(r, "eval_return") for r in evals[-3:]])) if evals else None,
+            "final_return": float(np.mean(returns[-3:])) if evals else None,
             "final_success": float(np.mean(success[-3:])) if evals else None,
             "final_kl": float(kl) if any(key in rows[-1] for key in KL_KEYS) else None,
             "wall_time_s": _number(rows[-1], "wall_time") if rows else None}
@@ -105,6 +106,11 @@ def plot(settings: dict[str, list[dict[str, Any]]], success_level: float, title:
     save_figure(fig, path)
 
 
+def _wall_time(sweep_dir: Path) -> float:
+    """A sweep's wall time over all its invocations."""
+    return round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1)
+
+
 def setting_label(settings: dict[str, str]) -> str:
     """A trial's variant label, or a short one made from its own settings."""
     if "label" in settings:
@@ -118,7 +124,8 @@ def main() -> None:
                         help="sweep specs, run in order; the last one is analyzed")
     parser.add_argument("--out", type=Path, required=True, help="results directory (sweeps go to OUT/<name>)")
     parser.add_argument("--success", type=float, default=0.8, help="success rate that counts as solved")
-    parser.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: fill CPUs)")
+    parser.add_argument("--max-concurrent", type=int, default=None,
+                        help="trials at once (default: as many as fill the CPUs)")
     parser.add_argument("--no-train", action="store_true", help="analyze the finished trials only")
     args = parser.parse_args()
 
@@ -136,8 +143,7 @@ def main() -> None:
                                                             **trial_result(run_dir, args.success)})
     results = {"specs": [s.to_dict() for s in specs], "success_level": args.success,
                "machine": machine_description(),
-               "sweep_wall_time_s": {s.name: round(sum(i["wall_time_s"] for i in
-                                                       read_invocations(args.out / s.name)), 1) for s in specs},
+               "sweep_wall_time_s": {s.name: _wall_time(args.out / s.name) for s in specs},
                "settings": {label: {"summary": summarize_setting(trials), "trials": trials}
                             for label, trials in groups.items()}}
     args.out.mkdir(parents=True, exist_ok=True)

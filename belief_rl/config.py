@@ -386,7 +386,8 @@ def coerce(text: str, annotation: Any) -> Any:
         # "64,64", or a JSON list "[64, 64]" / '["low", "prior"]' (as a sweep spec's list values are written)
         if text.startswith("[") and text.endswith("]"):
             try:
-                return tuple(coerce(v if isinstance(v, str) else json.dumps(v), item) for v in json.loads(text))
+                values = json.loads(text)
+                return tuple(coerce(v if isinstance(v, str) else json.dumps(v), item) for v in values)
             except json.JSONDecodeError:
                 text = text[1:-1]
         return tuple(coerce(v, item) for v in text.split(",") if v.strip())

@@ -56,13 +56,13 @@ _META_RL = {"algorithm": "svg0", "total_steps": 1_200_000, "eval_every": 10, "ev
 # there – see docs/meta_rl.md.
 _NUMPAD_2X2_BELIEF = {**_CONTROL_BELIEF, "belief_dropout": 0.5}
 
-# The multi-task ball arenas (learned behavior priors): the Semicircle SVG(0) settings with a bigger batch and a
-# shorter horizon (γ = 0.95: reaching a target pays within ~20 steps). Piloted on BallTargets-K1 with seed 0:
+# The multi-task ball arenas (learned behavior priors): the Semicircle SVG(0) settings with a bigger batch and
+# a shorter horizon (γ = 0.95: reaching a target pays within ~20 steps). Piloted on BallTargets-K1, seed 0:
 # the feedforward agent reaches 90 (expert 93) in about 26 k steps. The entropy bonus keeps a shared low level
-# exploring: with none it collapsed and the hierarchical agent never found the target (docs/behavior_priors.md).
+# exploring: without it the hierarchical agent never found the target (docs/behavior_priors.md).
 _BALL_SVG0 = {**_SVG0, "batch_size": 32, "gamma": 0.95}
-_BALL_TASKS = {"algorithm": "svg0", "total_steps": 200_000, "eval_every": 4, "eval_tasks": 64, "svg0": _BALL_SVG0,
-               "agent": {"kind": "feedforward"}, "hierarchy": {"entropy_bonus": 0.01}}
+_BALL_TASKS = {"algorithm": "svg0", "total_steps": 200_000, "eval_every": 4, "eval_tasks": 64,
+               "svg0": _BALL_SVG0, "agent": {"kind": "feedforward"}, "hierarchy": {"entropy_bonus": 0.01}}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # About five minutes on 2 CPU cores: the README's demo.

@@ -245,8 +245,9 @@ def test_kl_terms_match_torch_closed_forms():
 def test_a_short_hierarchical_run_on_the_easiest_task_beats_random_by_far(tmp_path):
     """BallTargets-K1 from scratch with the isotropic prior (fixed α = 1e-3, entropy bonus 0.01): ~40 k steps
     take it from random pushes (return ≈ 2) to the target (the expert gets 93)."""
-    config = TrainConfig(env_id="belief_rl/BallTargets-K1-v0", algorithm="svg0", agent={"kind": "hierarchical"},
-                         total_steps=38_400, num_threads=1, eval_tasks=64, eval_every=24, belief_figures=False,
+    config = TrainConfig(env_id="belief_rl/BallTargets-K1-v0", algorithm="svg0",
+                         agent={"kind": "hierarchical"}, total_steps=38_400, num_threads=1, eval_tasks=64,
+                         eval_every=24, belief_figures=False,
                          svg0={"num_envs": 16, "batch_size": 32, "updates_per_rollout": 16, "actor_lr": 1e-3,
                                "critic_lr": 1e-3, "gamma": 0.95, "tau": 0.02, "auto_alpha": False,
                                "init_alpha": 1e-3},

@@ -52,8 +52,9 @@ def test_spec_values_become_typed_overrides_including_lists_and_booleans():
 
 
 def test_a_labelled_variant_names_its_trials_by_label():
+    variants = [{"label": "rl2", "agent.kind": "rnn"}, {"agent.kind": "belief"}]
     spec = SweepSpec.from_dict({"name": "s", "seeds": [0], "grid": {"env_kwargs.num_tasks": [10]},
-                                "variants": [{"label": "rl2", "agent.kind": "rnn"}, {"agent.kind": "belief"}]})
+                                "variants": variants})
     first, second = spec.trials()
     assert first.name == "rl2,env_kwargs.num_tasks=10,seed=0"
     assert first.settings() == {"label": "rl2", "agent.kind": "rnn", "env_kwargs.num_tasks": "10"}
