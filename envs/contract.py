@@ -12,9 +12,10 @@
 4. **Episode boundaries** (optional): ``info["boundary"]`` is True at the first step of each inner episode
    after the first. Agents read it as an input.
 5. **Spaces:** a flat ``Box`` observation space; a ``Discrete`` or ``Box`` action space.
-6. **Observation groups** (optional): ``env.unwrapped.observation_groups`` maps group names to ``(start, stop)``
-   columns of the observation; the feedforward and hierarchical agents route groups to the modules allowed to
-   read them (information asymmetry). Without it the observation is one group, ``observation``.
+6. **Observation groups** (optional): ``env.unwrapped.observation_groups`` maps group names to
+   ``(start, stop)`` columns of the observation; the feedforward and hierarchical agents route groups to the
+   modules allowed to read them (information asymmetry). Without it the observation is one group,
+   ``observation``.
 """
 
 from __future__ import annotations
