@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, save_checkpoint
-from belief_rl.config import AgentConfig, PPOConfig, SVGConfig, TrainConfig
+from belief_rl.config import AgentConfig, HierarchyConfig, PPOConfig, SVGConfig, TrainConfig
 from belief_rl.runs import load_agent
 from belief_rl.training import Trainer
 
@@ -66,7 +66,16 @@ SVG_RUN = dict(env_id="belief_rl/Semicircle-Small-v0", algorithm="svg0", total_s
                               replay_capacity=32))
 
 
-@pytest.mark.parametrize("overrides", [{}, SVG_RUN], ids=["ppo", "svg0"])
+# The hierarchical agent resumes with its learned prior, the target prior and the distillation optimizer too.
+HIERARCHICAL_RUN = dict(env_id="belief_rl/BallTargets-K1-v0", algorithm="svg0",
+                        agent=AgentConfig(kind="hierarchical"), total_steps=100 * 8 * 6, belief_figures=False,
+                        svg0=SVGConfig(num_envs=8, warmup_episodes=8, batch_size=4, updates_per_rollout=2,
+                                       replay_capacity=32),
+                        hierarchy=HierarchyConfig(prior="learned_ar", shared_low=False, high_hidden=(16,),
+                                                  low_hidden=(16,), prior_hidden=(16,), critic_hidden=(16,)))
+
+
+@pytest.mark.parametrize("overrides", [{}, SVG_RUN, HIERARCHICAL_RUN], ids=["ppo", "svg0", "hierarchical"])
 def test_resume_continues_exactly(tmp_path, overrides):
     straight = Trainer.create(small_config(**overrides), tmp_path / "straight")
     straight.train(progress=False)
