@@ -102,7 +102,7 @@ class Trainer:
             print(f"{run_dir} has no checkpoint yet: starting it afresh from its config", file=sys.stderr)
             (run_dir / METRICS_NAME).unlink(missing_ok=True)
             shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
-            return cls(config, run_dir)
+            return cls(config, run_dir, transfer=True)  # nothing saved yet: its transfer too
         payload = load_checkpoint(run_dir / CHECKPOINT_NAME, expected_env_id=config.env_id)
         trainer = cls(config, run_dir)
         trainer._restore(payload)

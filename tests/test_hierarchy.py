@@ -140,12 +140,13 @@ def test_an_unknown_observation_group_is_refused_by_name():
 
 def test_held_latents_cost_no_high_level_kl():
     agent = latent_agent("hierarchical", prior="ar1", latent_period=3)
-    policy = agent.policy(observations(steps=7))
+    obs = observations(steps=7)
+    policy = agent.policy(obs)
     z = policy.latent.z
     torch.testing.assert_close(z[1], z[0])
     torch.testing.assert_close(z[2], z[0])
     assert not torch.allclose(z[3], z[0])
-    kl = agent.prior_kl(policy, observations(steps=7))["kl_high"]
+    kl = agent.prior_kl(policy, obs)["kl_high"]
     assert (kl[[1, 2, 4, 5]] == 0).all() and (kl[[0, 3, 6]] > 0).all()
 
 
@@ -161,14 +162,18 @@ def test_distillation_lowers_the_kl_to_a_fixed_policy(kind, prior):
             p.add_(0.3 * torch.randn_like(p))
     policy = agent.policy(obs)  # held fixed: distillation moves only π0
     policy_before = [p.clone() for p in agent.actor_parameters()]
+    target_before = [p.clone() for p in target.prior_parameters()]
     first = regularizer.distill(policy, obs)
     for _ in range(150):
         last = regularizer.distill(policy, obs)
     assert sum(last.values()) < 0.5 * sum(first.values())
     assert all(torch.equal(p, q) for p, q in zip(policy_before, agent.actor_parameters()))
     # The penalty reads the target copy, which distillation leaves alone.
-    assert all(torch.equal(p, q) for p, q in zip(target.prior_parameters(),
-                                                 copy.deepcopy(target).prior_parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(target.prior_parameters(), target_before))
+    assert not all(torch.equal(p, q) for p, q in zip(agent.prior_parameters(), target_before))
+    penalty = regularizer.penalty(policy.dist, None, None, obs, policy.latent)
+    torch.testing.assert_close(penalty, sum(target.prior_kl(policy, obs).values()))
+    assert not torch.allclose(penalty, sum(agent.prior_kl(policy, obs).values()))
 
 
 # -- transfer ----------------------------------------------------------------------------------------------
@@ -191,6 +196,21 @@ def test_transfer_loads_and_freezes_exactly_the_modules_asked():
         assert torch.equal(p, q)
 
 
+def test_with_a_shared_low_level_the_prior_is_the_low_level_and_an_empty_module_is_refused():
+    source = latent_agent("hierarchical", seed=1, prior="ar1")
+    agent = latent_agent("hierarchical", seed=2, prior="ar1")
+    load_modules(agent, source, ("prior",))  # π0 = (AR(1), π^L): the low level is what there is to load
+    assert all(torch.equal(p, q) for p, q in zip(agent.low.parameters(), source.low.parameters()))
+    assert agent.prior_parameters() == []  # and nothing of it is distilled: π^L learns by RL
+    freeze_modules(agent, ("prior",))
+    assert not any(p.requires_grad for p in agent.low.parameters())
+    flat = latent_agent("feedforward")
+    with pytest.raises(CheckpointError, match="nothing to transfer in 'prior'"):
+        load_modules(flat, latent_agent("feedforward", seed=3), ("prior",))
+    with pytest.raises(CheckpointError, match="nothing to freeze in 'prior'"):
+        freeze_modules(flat, ("prior",))
+
+
 def test_transfer_between_unlike_agents_fails_in_one_line():
     source = latent_agent("hierarchical", prior="isotropic", shared_low=True)
     agent = latent_agent("hierarchical", prior="learned_ar", shared_low=False)
@@ -209,9 +229,13 @@ def short_config(run_dir=None, **hierarchy) -> TrainConfig:
 
 def test_a_transferred_run_trains_its_new_high_level_and_leaves_the_frozen_low_level(tmp_path):
     Trainer.create(short_config(), tmp_path / "source").train(progress=False)
-    trainer = Trainer.create(short_config(transfer_from=str(tmp_path / "source"), transfer_modules=["low"],
-                                          freeze=["low"]), tmp_path / "target")
+    config = short_config(transfer_from=str(tmp_path / "source"), transfer_modules=["low"], freeze=["low"])
     source = torch.load(tmp_path / "source" / "checkpoint.pt", weights_only=True)["agent"]
+    # Killed before its first checkpoint, a transfer run resumes from its config: with its transfer again.
+    Trainer.create(config, tmp_path / "killed")
+    for key, value in Trainer.resume(tmp_path / "killed").agent.low.state_dict().items():
+        torch.testing.assert_close(value, source[f"low.{key}"])
+    trainer = Trainer.create(config, tmp_path / "target")
     low_before = {k: v.clone() for k, v in trainer.agent.low.state_dict().items()}
     high_before = [p.clone() for p in trainer.agent.high.parameters()]
     for key, value in low_before.items():
@@ -229,6 +253,42 @@ def test_config_refuses_priors_that_do_not_fit_the_agent():
         TrainConfig(agent={"kind": "feedforward"})
     with pytest.raises(ValueError, match="unknown module"):
         HierarchyConfig(freeze=("torso",))
+
+
+def test_ar1_kl_is_the_closed_form_against_the_previous_draw():
+    agent = latent_agent("hierarchical", prior="ar1", ar_alpha=0.8)
+    obs = observations(steps=4)
+    policy = agent.policy(obs)
+    latent = policy.latent
+    torch.testing.assert_close(latent.previous[1:], latent.z[:-1].detach())  # z_{t-1}, held every step
+    kl = agent.prior_kl(policy, obs)["kl_high"]
+    mean, std = latent.high.mean, latent.high.stddev
+    prior_mean = torch.cat([torch.zeros_like(mean[:1]), 0.8 * latent.z[:-1]])
+    prior_std = torch.cat([torch.ones_like(std[:1]), torch.full_like(std[1:], math.sqrt(1 - 0.64))])
+    by_hand = torch.log(prior_std / std) + (std**2 + (mean - prior_mean) ** 2) / (2 * prior_std**2) - 0.5
+    torch.testing.assert_close(kl, by_hand.sum(-1))
+
+
+def test_a_gradient_step_trains_the_policy_and_critic_and_distillation_alone_trains_the_prior():
+    from belief_rl.algorithms.svg0 import SVG0
+    from belief_rl.config import SVGConfig
+    from belief_rl.rollout import collect_rollout
+
+    agent = latent_agent("hierarchical", prior="learned_ar", shared_low=False)
+    learner = SVG0(agent, SVGConfig(batch_size=4, warmup_episodes=1))
+    rollout = collect_rollout(envs.make_vector_env(ENV, 4), agent, seed=0)
+    snapshot = {name: p.clone() for name, p in agent.named_parameters()}
+    learner.regularizer.distill = lambda policy, context: {}  # the RL step alone
+    learner.gradient_step(rollout.batch, rollout.log_probs, rollout.rewards, rollout.dones)
+    moved = {name.split(".")[0] for name, p in agent.named_parameters() if not torch.equal(p, snapshot[name])}
+    assert moved == {"high", "low", "critic"}  # never the prior's own parameters
+    # The actor's loss reaches π^H through the action: with the critic's z input detached, a step on the actor
+    # loss alone still moves π^H.
+    policy = agent.policy(agent.observation(rollout.batch.inputs))
+    action, _ = policy.dist.rsample_with_log_prob()
+    q = agent.q_values(policy.with_latent(agent.observation(rollout.batch.inputs)), action).min(-1).values
+    grads = torch.autograd.grad(q.mean(), list(agent.high.parameters()), allow_unused=True)
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
 def test_kl_terms_match_torch_closed_forms():

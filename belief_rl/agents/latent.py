@@ -125,21 +125,26 @@ class LatentPolicyAgent(Agent):
 
     # -- module groups -----------------------------------------------------------------------------
     def modules_named(self, name: str) -> list[nn.Module]:
-        """The modules a transfer setting names: ``high``, ``low`` or ``prior``."""
+        """The modules a transfer setting names: ``high`` (π^H or the flat policy), ``low`` (π^L) or ``prior``
+        (all of π0: with a shared low level that includes π^L, which is π0^L)."""
         if name == "high":
             return [self.high]
         if name == "low":
             return [self.low] if self.low is not None else []
         if name == "prior":
-            return [m for m in (self.high_prior, self.low_prior, self.flat_prior) if m is not None]
+            shared_low = self.low if self.hierarchical and self.hierarchy.shared_low else None
+            parts = (self.high_prior, self.low_prior, shared_low, self.flat_prior)
+            return [m for m in parts if m is not None]
         raise ValueError(f"unknown module {name!r}; choose high, low or prior")
 
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for name in ("high", "low") for m in self.modules_named(name) for p in m.parameters()]
 
     def prior_parameters(self) -> list[nn.Parameter]:
-        """π0's parameters: trained only by distillation, never by the RL losses."""
-        return [p for m in self.modules_named("prior") for p in m.parameters()]
+        """The parameters only π0 has: trained by distillation alone, never by the RL losses (a shared low
+        level is the policy's and learns by RL)."""
+        return [p for m in (self.high_prior, self.low_prior, self.flat_prior) if m is not None
+                for p in m.parameters()]
 
     def gradient_groups(self) -> list[list[nn.Parameter]]:
         return [self.actor_parameters(), list(self.critic.parameters())]
@@ -180,6 +185,8 @@ class LatentPolicyAgent(Agent):
             dist = self.high(self.high_router(self.env_observation(inputs)))
         action = dist.mode if deterministic else dist.sample()
         value = self.q_values(self._with_latent(features, z), action).min(-1).values
+        # The behaviour log-probability is π^L(a | z, x) at the acted latent, not the marginal μ(a | x) of the
+        # paper's Algorithm 2 (intractable): Retrace's traces then compare two latents, which cuts them more.
         return ActOutput(action, dist.log_prob(action), value), (z, step + 1)
 
     def policy(self, features: torch.Tensor) -> PolicyOutput:

@@ -21,6 +21,8 @@ def load_modules(agent: LatentPolicyAgent, source: LatentPolicyAgent, names: tup
     an error (one line)."""
     for name in names:
         targets, sources = agent.modules_named(name), source.modules_named(name)
+        if not any(p.numel() for module in targets for p in module.parameters()):
+            raise CheckpointError(f"nothing to transfer in {name!r}: this agent's {name} has no parameters")
         if len(targets) != len(sources) or any(type(t) is not type(s) for t, s in zip(targets, sources)):
             raise CheckpointError(f"cannot transfer {name!r} from {source_name}: its {name} modules "
                                   f"({_kinds(sources)}) differ from this agent's ({_kinds(targets)})")
@@ -33,8 +35,10 @@ def load_modules(agent: LatentPolicyAgent, source: LatentPolicyAgent, names: tup
 
 
 def freeze_modules(agent: LatentPolicyAgent, names: tuple[str, ...]) -> None:
-    """Stop training the modules ``names``."""
+    """Stop training the modules ``names`` (a name with nothing to train is an error: it would do nothing)."""
     for name in names:
+        if not any(p.numel() for module in agent.modules_named(name) for p in module.parameters()):
+            raise CheckpointError(f"nothing to freeze in {name!r}: this agent's {name} has no parameters")
         for module in agent.modules_named(name):
             module.requires_grad_(False)
 
