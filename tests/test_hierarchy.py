@@ -291,6 +291,16 @@ def test_a_gradient_step_trains_the_policy_and_critic_and_distillation_alone_tra
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
+def test_annealing_reaches_the_prior_s_distillation_rate():
+    from belief_rl.algorithms.svg0 import SVG0
+    from belief_rl.config import SVGConfig
+
+    agent = latent_agent("hierarchical", prior="learned_ar")
+    learner = SVG0(agent, SVGConfig(anneal_lr=True), prior_lr=1e-3)
+    learner.set_progress(0.75)
+    assert learner.regularizer.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-4)
+
+
 def test_kl_terms_match_torch_closed_forms():
     agent = latent_agent("hierarchical", prior="isotropic", shared_low=False)
     obs = observations(steps=3)

@@ -43,6 +43,9 @@ class PolicyRegularizer:
         """An extra term per state added to the actor's objective only (none by default)."""
         return 0.0
 
+    def set_progress(self, fraction_done: float) -> None:
+        """Anneal the learning rate of whatever the regularizer learns (with the learner's ``anneal_lr``)."""
+
     def distill(self, policy: Any, context: torch.Tensor | None) -> dict[str, float]:
         """After each gradient step: train whatever the regularizer learns itself (nothing by default)."""
         return {}

@@ -107,11 +107,13 @@ class SVG0:
         return float(self.log_alpha.detach().exp())
 
     def set_progress(self, fraction_done: float) -> None:
-        """Linear learning-rate annealing to zero over the run, if ``anneal_lr``; else constant rates."""
+        """Linear learning-rate annealing to zero over the run (a learned prior's too), if ``anneal_lr``; else
+        constant rates."""
         if self.config.anneal_lr:
             for group, base in zip(self.optimizer.param_groups,
                                    (self.config.actor_lr, self.config.critic_lr)):
                 group["lr"] = base * max(1.0 - fraction_done, 0.0)
+            self.regularizer.set_progress(fraction_done)
 
     def update(self, rollout: Rollout, generator: torch.Generator | None = None) -> dict[str, float]:
         """Store the rollout's meta-episodes, then take ``updates_per_rollout`` gradient steps."""

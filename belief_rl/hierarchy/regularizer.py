@@ -32,7 +32,13 @@ class LearnedPriorRegularizer(PolicyRegularizer):
         self.target = float(target_kl)
         self.entropy_bonus = float(entropy_bonus)
         params = [p for p in agent.prior_parameters() if p.requires_grad]
+        self.lr = float(lr)
         self.optimizer = torch.optim.Adam(params, lr=lr) if params else None
+
+    def set_progress(self, fraction_done: float) -> None:
+        if self.optimizer is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr * max(1.0 - fraction_done, 0.0)
 
     def context(self, observation: torch.Tensor) -> torch.Tensor:
         return observation
