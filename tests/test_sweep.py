@@ -157,6 +157,10 @@ def test_two_trial_sweep_trains_both_runs_and_a_rerun_trains_nothing(local_ray, 
     assert _checkpoint_times(sweep_dir) == before
     assert again["trials"] == summary["trials"]
 
+    longer = run_sweep(tiny_spec(total_steps=3200), sweep_dir, progress=False, echo=lambda line: None)
+    assert longer["counts"]["finished"] == 2  # a larger budget extends the finished trials
+    assert all(trained_steps(trial_dir(sweep_dir, trial)) == (3200, 3200) for trial in spec.trials())
+
 
 @pytest.mark.slow
 def test_an_interrupted_trial_resumes_from_its_checkpoint(local_ray, tmp_path):

@@ -50,12 +50,14 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, address: str | None = N
     finished = 0
     for trial in trials:
         try:
-            spec.config(trial)  # invalid settings fail here, by name, before anything runs
+            # Invalid settings fail here, by name, before anything runs.
+            budget = spec.config(trial).total_steps
             steps = trained_steps(trial_dir(sweep_dir, trial))
         except (ValueError, CheckpointError) as exc:
             errors[trial.name] = str(exc)
             continue
-        if steps is not None and steps[0] >= steps[1]:
+        # Against the spec's budget, not the run's: a spec that raises total_steps extends finished trials.
+        if steps is not None and steps[0] >= budget:
             finished += 1
         else:
             todo.append((trial, {"start_step": steps[0] if steps else 0}))
