@@ -33,6 +33,35 @@ def test_training_and_evaluation_seed_blocks_are_disjoint():
     assert evaluation_base_seed(1) - evaluation_base_seed(0) > 12_000  # eval seeds do not overlap each other
 
 
+def test_a_generalization_gap_evaluation_plays_training_tasks_and_disjoint_held_out_tasks(monkeypatch):
+    """What analysis/generalization_gap.py measures: ``training_tasks=True`` plays tasks of the run's own
+    training set, the default plays the validation split of the same pool, and the two never share a task."""
+    import belief_rl.evaluation as evaluation
+    from belief_rl.config import TrainConfig
+    from belief_rl.envs.task_specs import bandit_task_set
+    from belief_rl.runs import build_agent
+
+    kwargs = {"num_tasks": 10, "task_seed": 4, "num_validation_tasks": 30}
+    config = TrainConfig(env_id="belief_rl/Bandit-K5-H10-v0", env_kwargs=kwargs,
+                         agent={"hidden_size": 8, "embed_dim": 8, "latent_dim": 4, "policy_hidden": [8]})
+    agent = build_agent(config)
+    played: list[np.ndarray] = []
+    rollout = evaluation.seeded_rollout
+    monkeypatch.setattr(evaluation, "seeded_rollout",
+                        lambda *args, **kw: played.append(out := rollout(*args, **kw)) or out)
+
+    def tasks(training: bool) -> set[tuple]:
+        played.clear()
+        evaluation.evaluate_agent(agent, config.env_id, kwargs, 200, training_tasks=training)
+        return {tuple(np.round(t, 12)) for r in played for t in r.batch.task[0].numpy()}
+
+    pool = bandit_task_set(5, 10, 30, seed=4)
+    train, held_out = tasks(True), tasks(False)
+    assert train == {tuple(np.round(t, 12)) for t in pool.train}  # 200 plays cover the 10 training tasks
+    assert held_out <= {tuple(np.round(t, 12)) for t in pool.validation} and len(held_out) > 20
+    assert not train & held_out
+
+
 def test_strategies_on_finite_task_sets_play_validation_tasks():
     kwargs = {"num_tasks": 5, "task_seed": 0, "num_validation_tasks": 50}
     result = evaluate_strategies("belief_rl/Bandit-K5-H10-v0", kwargs, 200, names=["oracle", "random"])
