@@ -13,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from belief_rl.references.scripted import ScriptedPolicy, reference_returns
+from belief_rl.references.scripted import ScriptedPolicy, UniformRandomPolicy, reference_returns
 
 # Gains on the per-step displacement scale (full throttle moves the ball ~0.1 per step).
 _KP, _KD = 4.0, 2.0
@@ -67,22 +67,9 @@ class BallTasksExpert(ScriptedPolicy):
         return np.clip(_KP * error - _KD * velocity, -1.0, 1.0).astype(np.float32)
 
 
-class BallTasksRandom(ScriptedPolicy):
-    """Uniform random pushes (the floor)."""
-
-    def __init__(self, num_envs: int, seed: int = 0) -> None:
-        self.num_envs, self.rng = num_envs, np.random.default_rng(seed)
-
-    def reset(self, obs: np.ndarray, info: dict[str, Any]) -> None:
-        """Stateless: nothing to reset."""
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, size=(self.num_envs, 2)).astype(np.float32)
-
-
 def ball_tasks_reference_returns(env_id: str, num_tasks: int, seed: int,
                                  env_kwargs: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Mean ± s.e. return of the expert and of random pushes on ``num_tasks`` episodes."""
     return reference_returns(env_id, num_tasks, seed,
                              lambda env: {"expert": BallTasksExpert.for_env(env),
-                                          "random": BallTasksRandom(env.num_envs, seed)}, env_kwargs)
+                                          "random": UniformRandomPolicy.for_env(env, seed)}, env_kwargs)

@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from belief_rl.references.scripted import ScriptedPolicy, reference_returns
+from belief_rl.references.scripted import ScriptedPolicy, UniformRandomPolicy, reference_returns
 
 LINK_LENGTHS = (0.1, 0.11)  # Reacher's upper arm and forearm (reacher.xml)
 
@@ -43,23 +43,10 @@ class ReacherExpert(ScriptedPolicy):
         return np.clip(torque, -1.0, 1.0).astype(np.float32)
 
 
-class ReacherRandom(ScriptedPolicy):
-    """Uniform random torques (the floor)."""
-
-    def __init__(self, num_envs: int, seed: int = 0) -> None:
-        self.num_envs, self.rng = num_envs, np.random.default_rng(seed)
-
-    def reset(self, obs: np.ndarray, info: dict[str, Any]) -> None:
-        """Stateless: nothing to reset."""
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, size=(self.num_envs, 2)).astype(np.float32)
-
-
 def reacher_reference_returns(env_id: str, num_tasks: int, seed: int,
                               env_kwargs: dict[str, Any] | None = None) -> dict[str, dict[str, float]]:
     """Return of the expert and of random torques on the same ``num_tasks`` episodes."""
     return reference_returns(env_id, num_tasks, seed,
                              lambda env: {"expert": ReacherExpert.for_env(env),
-                                          "random": ReacherRandom(env.num_envs, seed)},
+                                          "random": UniformRandomPolicy.for_env(env, seed)},
                              env_kwargs)

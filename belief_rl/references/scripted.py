@@ -42,6 +42,24 @@ class ScriptedPolicy:
         """Receive one step's results (default: nothing to remember)."""
 
 
+class UniformRandomPolicy(ScriptedPolicy):
+    """Uniform random actions in a Box action space's bounds (the floor of the control tasks)."""
+
+    def __init__(self, space: gym.spaces.Box, num_envs: int, seed: int = 0) -> None:
+        self.low, self.high = space.low, space.high
+        self.num_envs, self.rng = num_envs, np.random.default_rng(seed)
+
+    @classmethod
+    def for_env(cls, env: gym.vector.VectorEnv, seed: int = 0) -> UniformRandomPolicy:
+        return cls(env.single_action_space, env.num_envs, seed)
+
+    def reset(self, obs: np.ndarray, info: dict[str, Any]) -> None:
+        """Stateless: nothing to reset."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.rng.uniform(self.low, self.high, size=(self.num_envs, *self.low.shape)).astype(np.float32)
+
+
 StepCallback = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
