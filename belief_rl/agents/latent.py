@@ -31,12 +31,10 @@ from belief_rl.config import AgentConfig, HierarchyConfig
 from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.hierarchy.priors import GaussianActionPrior, HighLevelPrior, make_high_prior, two_level_kl
 from belief_rl.hierarchy.routing import ObservationRouter, all_groups
-from belief_rl.networks.action_heads import SquashedGaussianActionHead, SquashedNormal
+from belief_rl.networks.action_heads import DiagonalGaussianHead, SquashedGaussianActionHead, SquashedNormal
 from belief_rl.networks.critics import TwinQCritic
-from belief_rl.networks.mlp import mlp
 from belief_rl.networks.recurrent import State
 
-_LOG_STD_MIN, _LOG_STD_MAX = -5.0, 2.0
 #: The name of the single group of an environment that declares no observation groups.
 WHOLE_OBSERVATION = "observation"
 
@@ -66,16 +64,8 @@ def _detached(dist: Independent) -> Independent:
     return Independent(Normal(dist.mean.detach(), dist.stddev.detach()), 1)
 
 
-class HighLevelPolicy(nn.Module):
+class HighLevelPolicy(DiagonalGaussianHead):
     """π^H(z | x_H): a diagonal Gaussian over the latent."""
-
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], latent_size: int) -> None:
-        super().__init__()
-        self.net = mlp(in_dim, hidden, 2 * latent_size, activation=nn.ReLU)
-
-    def forward(self, inputs: torch.Tensor) -> Independent:
-        mean, log_std = self.net(inputs).chunk(2, dim=-1)
-        return Independent(Normal(mean, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX).exp()), 1)
 
 
 class LatentPolicyAgent(Agent):

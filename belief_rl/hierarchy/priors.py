@@ -28,9 +28,8 @@ from torch import nn
 from torch.distributions import Independent, Normal, kl_divergence
 
 from belief_rl.config import HierarchyConfig
+from belief_rl.networks.action_heads import DiagonalGaussianHead, clamped_std
 from belief_rl.networks.mlp import mlp
-
-_LOG_STD_MIN, _LOG_STD_MAX = -5.0, 2.0
 
 
 def _diagonal(mean: torch.Tensor, std: torch.Tensor) -> Independent:
@@ -87,7 +86,7 @@ class LearnedARPrior(HighLevelPrior):
 
     def _parameters_given(self, previous: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_std = self.net(previous).chunk(2, dim=-1)
-        return mean, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX).exp()
+        return mean, clamped_std(log_std)
 
 
 def make_high_prior(config: HierarchyConfig) -> HighLevelPrior:
@@ -101,17 +100,12 @@ def make_high_prior(config: HierarchyConfig) -> HighLevelPrior:
     raise ValueError(f"{config.prior!r} is not a high-level prior")
 
 
-class GaussianActionPrior(nn.Module):
+class GaussianActionPrior(DiagonalGaussianHead):
     """A diagonal Gaussian over pre-squash actions given the inputs it may read: the flat DISTRAL prior
-    π0(a | x_prior), or a separate low-level prior π0^L(a | z, x_low)."""
+    π0(a | x_prior), or a separate low-level prior π0^L(a | z, x_low). It starts near N(0, I)."""
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], action_dim: int) -> None:
-        super().__init__()
-        self.net = mlp(in_dim, hidden, 2 * action_dim, activation=nn.ReLU, out_gain=0.01)
-
-    def forward(self, inputs: torch.Tensor) -> Independent:
-        mean, log_std = self.net(inputs).chunk(2, dim=-1)
-        return _diagonal(mean, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX).exp())
+        super().__init__(in_dim, hidden, action_dim, out_gain=0.01)
 
 
 #: The flat prior and the separate low-level prior are the same kind of module on different inputs.

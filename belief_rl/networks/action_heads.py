@@ -138,6 +138,23 @@ class SquashedNormal(TransformedDistribution):
         return (log_tanh + self._scale.log()).sum(-1)
 
 
+def clamped_std(log_std: torch.Tensor) -> torch.Tensor:
+    """A standard deviation from an unbounded network output, kept in ``[e^-5, e^2]``."""
+    return log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX).exp()
+
+
+class DiagonalGaussianHead(nn.Module):
+    """An MLP to a diagonal Gaussian over ``out_dim`` values (a latent, or pre-squash actions)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], out_dim: int, out_gain: float = 1.0) -> None:
+        super().__init__()
+        self.net = mlp(in_dim, hidden, 2 * out_dim, activation=nn.ReLU, out_gain=out_gain)
+
+    def forward(self, inputs: torch.Tensor) -> Independent:
+        mean, log_std = self.net(inputs).chunk(2, dim=-1)
+        return Independent(Normal(mean, clamped_std(log_std)), 1)
+
+
 class SquashedGaussianActionHead(ActionHead):
     """Box actions for reparameterized off-policy learners: state-dependent Gaussian, tanh-squashed to the
     bounds."""
@@ -151,7 +168,7 @@ class SquashedGaussianActionHead(ActionHead):
 
     def forward(self, features: torch.Tensor) -> SquashedNormal:
         mean, log_std = self.net(features).chunk(2, dim=-1)
-        return SquashedNormal(mean, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX).exp(), self.low, self.high)
+        return SquashedNormal(mean, clamped_std(log_std), self.low, self.high)
 
     @staticmethod
     def mode(dist: Distribution) -> torch.Tensor:
