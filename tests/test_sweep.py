@@ -225,3 +225,43 @@ def test_a_killed_sweep_command_resumes_where_its_trials_stopped(tmp_path):
     rows = read_metrics(run_dir)
     assert [int(r["update"]) for r in rows] == list(range(1, len(rows) + 1))
     assert int(rows[-1]["global_step"]) >= 24_000
+
+
+# -- the analysis scripts built on sweeps (trials trained here, without Ray) -------------------------------
+@pytest.mark.slow
+def test_study_scripts_read_finished_trials_into_json_and_figures(tmp_path):
+    """analysis/bottleneck_pilot.py and analysis/generalization_gap.py with --no-train: every number comes
+    from the trials' own metrics and evaluations, and an unlimited task set has no gap by construction."""
+    root = Path(__file__).resolve().parents[1]
+    data = {**tiny_spec(total_steps=800).to_dict(), "env": "belief_rl/Bandit-K5-H10-v0",
+            "set": ["total_steps=800", *TINY, "env_kwargs.num_validation_tasks=20"],
+            "grid": {"agent.ib_beta": [0.0, 0.1], "env_kwargs.num_tasks": [4, "none"]}}
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(data))
+    spec, sweep_dir = SweepSpec.from_file(spec_path), tmp_path / "sweep"
+    for trial in spec.trials():
+        Trainer.create(spec.config(trial, num_threads=1), trial_dir(sweep_dir, trial)).train(progress=False)
+
+    def script(name: str, *args: str) -> dict:
+        completed = subprocess.run([sys.executable, str(root / "analysis" / f"{name}.py"), "--spec",
+                                    str(spec_path), "--out", str(tmp_path), "--no-train", *args],
+                                   capture_output=True, text=True, timeout=300, cwd=root)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+        return json.loads((tmp_path / f"{name}.json").read_text())
+
+    pilot = script("bottleneck_pilot", "--tail", "2")
+    assert set(pilot["runs"]) == {"0", "0.1"} and all(len(runs) == 2 for runs in pilot["runs"].values())
+    first = pilot["runs"]["0.1"][0]
+    metrics = read_metrics(Path(first["run_dir"]))
+    assert [row["bottleneck_kl"] for row in first["rows"]] == [float(r["bottleneck_kl"]) for r in metrics]
+    assert first["summary"]["bottleneck_kl"] == pytest.approx(
+        sum(float(r["bottleneck_kl"]) for r in metrics[-2:]) / 2)
+
+    gap = script("generalization_gap", "--eval-tasks", "40")
+    cells = {(c["ib_beta"], c["train_tasks"]): c for c in gap["cells"]}
+    assert set(cells) == {(0.0, 4), (0.0, "unlimited"), (0.1, 4), (0.1, "unlimited")}
+    assert cells[(0.0, "unlimited")]["gap"]["mean"] == 0.0 and cells[(0.0, 4)]["gap"]["mean"] != 0.0
+    trial = next(t for t in gap["trials"] if t["ib_beta"] == 0.1 and t["train_tasks"] == 4)
+    assert trial["gap"] == pytest.approx(trial["train_return"] - trial["held_out_return"])
+    assert gap["num_finished"] == gap["num_trials"] == 4
