@@ -7,7 +7,8 @@ ones resume), then reads every finished trial's training metrics and writes into
 - ``bottleneck_pilot.json``: per β (and seed), every update's bottleneck KL (nats per step, summed over the
   latent dimensions), task NLL, training return and held-out return, and a summary over the last ``--tail``
   updates;
-- ``bottleneck_pilot.png``: the KL (log y), the task NLL and the return against environment steps per β.
+- ``bottleneck_pilot.png``: the KL (log y), the task NLL and the periodic held-out return against environment
+  steps per β.
 
 The bottleneck binds at a β where the KL falls well below its β = 0 value while the task NLL still falls; it
 is too strong where the KL collapses towards 0 and the NLL stays at its untrained value.
@@ -71,13 +72,13 @@ def plot(runs: dict[float, list[dict[str, Any]]], title: str, path: Path) -> Non
         for index, trial in enumerate(trials):
             label = f"β={beta:g}" if index == 0 else None
             rows = trial["rows"]
-            for ax, key in zip(axes, ("bottleneck_kl", "task_nll", "train_return")):
+            for ax, key in zip(axes, ("bottleneck_kl", "task_nll", "eval_return")):
                 points = [(row["step"], row[key]) for row in rows if row[key] is not None]
                 if points:
                     steps, values = zip(*points)
                     ax.plot(steps, values, color=color, label=label, alpha=0.9)
     axes[0].set_yscale("log")
-    for ax, name in zip(axes, ("bottleneck KL (nats per step)", "task NLL", "training return")):
+    for ax, name in zip(axes, ("bottleneck KL (nats per step)", "task NLL", "held-out return (periodic)")):
         ax.set_xlabel("environment steps")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
