@@ -167,7 +167,8 @@ class SVGConfig:
     max_grad_norm: float = setting(10.0, "gradient clipping norm (per gradient group)")
     prior: str = setting("", "behavioral prior file (belief-rl prior fit): the regularizer "
                              "becomes α·KL(π ‖ π0)")
-    target_kl: float = setting(1.0, "with a prior and auto_alpha: the KL per step that α holds (held latents count as 0)")
+    target_kl: float = setting(1.0, "with a prior and auto_alpha: the KL per step that α holds (held "
+                                    "latents count as 0)")
     penalty_in_target: bool = setting(True, "α·penalty also enters the soft Bellman target (soft "
                                             "Q-learning); off: only the actor loss")
 
