@@ -25,10 +25,13 @@ demo: $(STAMP)
 	fi
 	$(BIN)/belief-rl evaluate runs/demo --num-tasks 10000
 
-# Lint (ruff, configured in pyproject.toml), then the test suite.
+# Lint (ruff, configured in pyproject.toml), then the test suite on TEST_WORKERS processes (pytest-xdist).
+# Each test runs torch on one thread, so one worker per core; tests that share one local Ray instance
+# stay on one worker (xdist_group + loadgroup).
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf $(VENV) runs

@@ -18,6 +18,9 @@ from belief_rl.sweep import SpecError, SweepError, SweepSpec, run_sweep
 from belief_rl.sweep.results import FAILED, FINISHED, trained_steps, trial_dir
 from belief_rl.training import Trainer
 
+# Under pytest-xdist the tests of this module share one worker, so they start one local Ray instance, not two.
+pytestmark = pytest.mark.xdist_group("local_ray")
+
 TINY = ["agent.hidden_size=16", "agent.embed_dim=16", "agent.latent_dim=8", "agent.policy_hidden=16",
         "ppo.num_envs=8", "ppo.num_minibatches=2", "eval_tasks=16", "eval_every=2", "checkpoint_every=1"]
 
