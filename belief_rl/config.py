@@ -226,6 +226,11 @@ class HierarchyConfig:
     shared_low: bool = setting(True, "hierarchical: π0^L is π^L itself (its KL term vanishes); false: a "
                                      "separate π0^L, distilled like the rest of π0")
     latent_period: int = setting(1, "hierarchical: z is resampled every this many steps (held between)")
+    marginal_samples: int = setting(0, "hierarchical: 0 weighs Retrace's traces by π^L(a | fresh z, x) over "
+                                       "π^L(a | acted z, x); M > 0 by the latent-marginal densities "
+                                       "π(a | x) = E_{z∼π^H}[π^L(a | z, x)] of the current and the behaviour "
+                                       "policy, each a Monte Carlo mean over M fresh latents (needs "
+                                       "latent_period = 1)")
     prior_lr: float = setting(1e-3, "learning rate of the prior's distillation")
     entropy_bonus: float = setting(0.0, "weight of π's entropy bonus in the actor loss (next to α·KL)")
     transfer_from: str = setting("", "a trained run directory to start from: its modules named in "
@@ -244,6 +249,9 @@ class HierarchyConfig:
         _require(self.prior in PRIORS, f"unknown prior {self.prior!r}; choose one of {', '.join(PRIORS)}")
         _require(0 <= self.ar_alpha < 1, f"ar_alpha must lie in [0, 1), got {self.ar_alpha}")
         _require(self.latent_period >= 1, f"latent_period must be >= 1, got {self.latent_period}")
+        _require(self.marginal_samples >= 0, f"marginal_samples must be >= 0, got {self.marginal_samples}")
+        _require(self.marginal_samples == 0 or self.latent_period == 1,
+                 "marginal_samples needs latent_period = 1 (a held latent has no per-step marginal)")
         _require(self.prior_lr > 0, f"prior_lr must be positive, got {self.prior_lr}")
         _require(self.entropy_bonus >= 0, f"entropy_bonus must be >= 0, got {self.entropy_bonus}")
         for name in ("transfer_modules", "freeze"):

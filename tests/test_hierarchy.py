@@ -326,3 +326,57 @@ def test_a_short_hierarchical_run_on_the_easiest_task_beats_random_by_far(tmp_pa
     trainer.train(progress=False)
     random_return = ball_tasks_reference_returns("belief_rl/BallTargets-K1-v0", 64, 0, {})["random"]["mean"]
     assert trainer.last_eval > 40 > 10 * random_return
+
+
+# -- Retrace's weights over the latent-marginal action densities --------------------------------------------
+def steep_latent_agent(**hierarchy) -> LatentPolicyAgent:
+    """A hierarchical agent whose π^L depends strongly on z (random weights barely do)."""
+    agent = latent_agent("hierarchical", prior="isotropic", **hierarchy)
+    layers = [m for m in agent.low.modules() if isinstance(m, torch.nn.Linear)]
+    actions = agent.low.action_dim
+    with torch.no_grad():
+        layers[0].weight[:, : agent.latent_size] *= 10.0  # z comes first in π^L's input
+        layers[-1].weight[:actions] *= 10.0  # the means move with z ...
+        layers[-1].weight[actions:] = 0.0
+        layers[-1].bias[actions:] = -2.0  # ... by more than π^L's noise (std 0.14)
+    return agent
+
+
+def test_the_marginal_action_density_matches_quadrature_over_the_latent():
+    agent = steep_latent_agent(latent_size=1, marginal_samples=20_000)
+    obs = observations(batch=3, steps=2)
+    torch.manual_seed(0)
+    policy = agent.policy(obs)
+    actions = policy.dist.sample()
+    with torch.no_grad():
+        estimate = agent.retrace_log_prob(policy, obs, actions)
+        high = policy.latent.high
+        grid = torch.linspace(-8, 8, 4001).view(-1, 1, 1, 1) * high.stddev + high.mean  # [G, T, B, 1]
+        low = agent._low(grid, obs.expand(grid.shape[0], *obs.shape))
+        joint = (low.log_prob(actions.expand(grid.shape[0], *actions.shape)) + high.log_prob(grid)).exp()
+        exact = torch.trapezoid(joint, grid.squeeze(-1), dim=0).log()
+    torch.testing.assert_close(estimate, exact, atol=0.03, rtol=0)
+    # The marginal is not the density at the sampled latent: the test would notice a conditional.
+    assert (policy.dist.log_prob(actions) - exact).abs().mean() > 0.3
+
+
+def test_on_policy_marginal_ratios_keep_the_traces_that_acted_latent_ratios_cut():
+    obs = observations(batch=512, steps=1)[0]
+    traces = {}
+    for samples in (0, 256):
+        agent = steep_latent_agent(marginal_samples=samples)
+        torch.manual_seed(1)
+        out, _ = agent.act(obs, agent.initial_state(obs.shape[0]))
+        policy = agent.policy(obs.unsqueeze(0))
+        with torch.no_grad():
+            log_rho = agent.retrace_log_prob(policy, obs.unsqueeze(0), out.action.unsqueeze(0)) - out.log_prob
+        traces[samples] = log_rho.exp().clamp(max=1.0).mean().item()
+    # Nothing changed between acting and learning, so the traces should stay whole (1): the marginals' ratio
+    # keeps most (its Monte Carlo noise is truncated too), the acted latent's cuts nearly all.
+    assert traces[256] > 0.8, traces
+    assert traces[0] < 0.3, traces
+
+
+def test_marginal_samples_need_a_latent_drawn_every_step():
+    with pytest.raises(ValueError, match="marginal_samples needs latent_period = 1"):
+        HierarchyConfig(marginal_samples=8, latent_period=4)

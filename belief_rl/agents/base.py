@@ -158,6 +158,12 @@ class Agent(nn.Module):
         """What a policy sees besides the belief: the current observation (and time feature, if enabled)."""
         return inputs[..., : self.policy_obs_dim]
 
+    def retrace_log_prob(self, policy: PolicyOutput, features: torch.Tensor,
+                         actions: torch.Tensor) -> torch.Tensor:
+        """log π(a | state) ``[T, B]`` of replayed ``actions`` in Retrace's importance weights: the policy's
+        own density (an agent with latents may marginalize them, as its behaviour log-probabilities do)."""
+        return policy.dist.log_prob(actions)
+
     def env_observation(self, inputs: torch.Tensor) -> torch.Tensor:
         """The environment's observation inside an encoded input."""
         return inputs[..., : self.obs_dim]

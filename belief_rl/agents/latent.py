@@ -19,6 +19,7 @@ environment declares in ``observation_groups``; an environment that declares non
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -175,9 +176,33 @@ class LatentPolicyAgent(Agent):
             dist = self.high(self.high_router(self.env_observation(inputs)))
         action = dist.mode if deterministic else dist.sample()
         value = self.q_values(self._with_latent(features, z), action).min(-1).values
-        # The behaviour log-probability is π^L(a | z, x) at the acted latent, not the marginal μ(a | x) of the
-        # paper's Algorithm 2 (intractable): Retrace's traces then compare two latents, which cuts them more.
-        return ActOutput(action, dist.log_prob(action), value), (z, step + 1)
+        # The behaviour log-probability: by default π^L(a | z, x) at the acted latent; with marginal_samples
+        # the paper's μ(a | x), which does not depend on the latent the actor happened to draw.
+        if self.hierarchical and self.hierarchy.marginal_samples and not deterministic:
+            log_prob = self._marginal_log_prob(high, inputs, action)
+        else:
+            log_prob = dist.log_prob(action)
+        return ActOutput(action, log_prob, value), (z, step + 1)
+
+    def retrace_log_prob(self, policy: PolicyOutput, features: torch.Tensor,
+                         actions: torch.Tensor) -> torch.Tensor:
+        if self.hierarchical and self.hierarchy.marginal_samples:
+            return self._marginal_log_prob(policy.latent.high, features, actions)
+        return policy.dist.log_prob(actions)
+
+    def _marginal_log_prob(self, high: Independent, features: torch.Tensor,
+                           actions: torch.Tensor) -> torch.Tensor:
+        """log π(a | x) = log E_{z∼π^H}[π^L(a | z, x)], a Monte Carlo mean over ``marginal_samples`` latents.
+
+        On-policy, π^L(a | fresh z, x) / π^L(a | acted z, x) is below 1 on average (the action was drawn
+        for the acted latent), so truncated traces are cut even with no policy change; the ratio of the
+        marginals is 1 there. The mean of densities is unbiased; its log is biased low by O(1 / M).
+        """
+        samples = self.hierarchy.marginal_samples
+        z = high.sample((samples,))
+        low = self._low(z, features.expand(samples, *features.shape))
+        log_probs = low.log_prob(actions.expand(samples, *actions.shape))
+        return torch.logsumexp(log_probs, dim=0) - math.log(samples)
 
     def policy(self, features: torch.Tensor) -> PolicyOutput:
         """π over whole sequences of features ``[T, B, F]``: for the hierarchical agent, fresh
