@@ -25,9 +25,9 @@ demo: $(STAMP)
 	fi
 	$(BIN)/belief-rl evaluate runs/demo --num-tasks 10000
 
-# Lint (ruff, configured in pyproject.toml), then the test suite. `make test PYTEST_ARGS="-n 2 --dist loadgroup"`
-# runs it on two pytest-xdist workers (the Ray-sweep tests stay on one); not yet timed as a whole.
-PYTEST_ARGS ?=
+# Lint (ruff, configured in pyproject.toml), then the test suite on two pytest-xdist workers (one per core; the
+# Ray-sweep tests share one worker because they start a local Ray instance). `make test PYTEST_ARGS=` runs it serially.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
