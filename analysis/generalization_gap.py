@@ -10,7 +10,7 @@ and on held-out tasks of the disjoint validation split (cached in each run direc
 - ``generalization_gap.json``: every trial's numbers and, per (agent, β, training-set size), mean ± s.e. over
   seeds of the training return, the held-out return and their difference (the gap), and the bottleneck's KL;
 - ``generalization_gap.png``: training and held-out return vs the number of training tasks (log x), the gap,
-  and held-out learning curves per β at one training-set size (sample efficiency).
+  and held-out learning curves per β at chosen training-set sizes (sample efficiency).
 
     python analysis/generalization_gap.py --spec analysis/sweeps/generalization_gap_bandit.toml \\
         --out results/generalization_gap/bandit
@@ -102,12 +102,18 @@ def _x_positions(sizes: list[Any]) -> dict[Any, float]:
     return positions
 
 
-def plot(cells: list[dict[str, Any]], curves: dict[str, dict], curve_size: Any, title: str,
-         path: Path) -> None:
+def plot(cells: list[dict[str, Any]], curves: dict[Any, dict[str, dict]], title: str, path: Path) -> None:
+    """Returns vs training-set size, the gap, and one learning-curve panel per entry of ``curves``."""
     settings = list(dict.fromkeys(setting_label(c["agent"], c["ib_beta"]) for c in cells))
     colors = dict(zip(settings, plt.get_cmap("tab10").colors))
     positions = _x_positions(list(dict.fromkeys(c["train_tasks"] for c in cells)))
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    num_panels = 2 + len(curves)
+    columns = num_panels if num_panels <= 3 else math.ceil(num_panels / 2)
+    rows = math.ceil(num_panels / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.7 * columns, 4.8 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[num_panels:]:
+        ax.set_visible(False)
     for label in settings:
         rows = [c for c in cells if setting_label(c["agent"], c["ib_beta"]) == label]
         x = [positions[c["train_tasks"]] for c in rows]
@@ -132,15 +138,41 @@ def plot(cells: list[dict[str, Any]], curves: dict[str, dict], curve_size: Any, 
     axes[1].set_ylabel("train − held-out return")
     axes[1].set_title("generalization gap (mean ± s.e. over seeds)")
     axes[1].legend(fontsize=8)
-    for label, curve in curves.items():
-        plot_mean_curve(axes[2], curve, label, colors.get(label))
-    axes[2].set_xlabel("environment steps")
-    axes[2].set_ylabel("held-out return during training")
-    axes[2].set_title(f"sample efficiency at {curve_size} training tasks")
-    axes[2].legend(fontsize=8)
-    axes[2].grid(alpha=0.3)
+    for ax, (size, by_setting) in zip(axes[2:], curves.items()):
+        for label, curve in by_setting.items():
+            plot_mean_curve(ax, curve, label, colors.get(label))
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("held-out return during training")
+        ax.set_title(f"sample efficiency at {size} training tasks")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     fig.suptitle(title)
     save_figure(fig, path)
+
+
+def curve_sizes(requested: list[str] | None, cells: list[dict[str, Any]]) -> list[Any]:
+    """The training-set sizes to draw learning curves at: ``requested`` ("none" or "unlimited" for fresh
+    tasks), else the smallest finite size and unlimited, whichever the grid has."""
+    sizes = list(dict.fromkeys(c["train_tasks"] for c in cells))
+    if requested is None:
+        finite = [s for s in sizes if s != UNLIMITED]
+        return ([min(finite)] if finite else []) + ([UNLIMITED] if UNLIMITED in sizes else [])
+    chosen = [UNLIMITED if s in (UNLIMITED, "none") else int(s) for s in requested]
+    missing = [s for s in chosen if s not in sizes]
+    if missing:
+        raise ValueError(f"--curve-sizes {missing} are not among the grid's sizes {sizes}")
+    return chosen
+
+
+def learning_curves(trials: list[dict[str, Any]], size: Any) -> dict[str, dict]:
+    """Per setting, the mean ± s.e. held-out learning curve of the trials trained on ``size`` tasks."""
+    curves = {}
+    for label in dict.fromkeys(setting_label(t["agent"], t["ib_beta"]) for t in trials):
+        dirs = [Path(t["run_dir"]) for t in trials if setting_label(t["agent"], t["ib_beta"]) == label
+                and (t["train_tasks"] or UNLIMITED) == size]
+        if dirs:
+            curves[label] = mean_curve(dirs)
+    return curves
 
 
 def main() -> None:
@@ -153,8 +185,9 @@ def main() -> None:
     parser.add_argument("--eval-tasks", type=int, default=2000,
                         help="meta-episodes per evaluation, on training and on held-out tasks")
     parser.add_argument("--eval-seed", type=int, default=0)
-    parser.add_argument("--curve-size", default=None,
-                        help="training-set size of the learning-curve panel (default: the smallest)")
+    parser.add_argument("--curve-sizes", nargs="+", default=None,
+                        help="training-set sizes with a learning-curve panel, e.g. 10 none "
+                             "(default: the smallest and unlimited)")
     parser.add_argument("--no-train", action="store_true", help="analyze the finished trials only")
     args = parser.parse_args()
 
@@ -168,15 +201,11 @@ def main() -> None:
           f"held-out tasks", flush=True)
     trials = [evaluate_trial(run_dir, args.eval_tasks, args.eval_seed) for run_dir in finished]
     cells = aggregate(trials)
-    sizes = [c["train_tasks"] for c in cells]
-    curve_size = args.curve_size or min((s for s in sizes if s != UNLIMITED), default=UNLIMITED)
-    curve_size = UNLIMITED if curve_size in (UNLIMITED, "none") else int(curve_size)
-    curves = {}
-    for label in dict.fromkeys(setting_label(t["agent"], t["ib_beta"]) for t in trials):
-        dirs = [Path(t["run_dir"]) for t in trials if setting_label(t["agent"], t["ib_beta"]) == label
-                and (t["train_tasks"] or UNLIMITED) == curve_size]
-        if dirs:
-            curves[label] = mean_curve(dirs)
+    try:
+        sizes = curve_sizes(args.curve_sizes, cells)
+    except ValueError as exc:
+        parser.error(str(exc))
+    curves = {size: learning_curves(trials, size) for size in sizes}
 
     env_id = spec.env or "belief_rl/Bandit-v0"
     results = {"env_id": env_id, "spec": spec.to_dict(), "eval_tasks": args.eval_tasks,
@@ -184,11 +213,12 @@ def main() -> None:
                "num_trials": len(run_dirs), "num_finished": len(finished),
                "sweep_wall_time_s": round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1),
                "trial_wall_time_s": sum(t["train_wall_time_s"] for t in trials),
-               "cells": cells, "curve_size": curve_size, "curves": curves, "trials": trials}
+               "cells": cells, "curves": {str(size): by_setting for size, by_setting in curves.items()},
+               "trials": trials}
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "generalization_gap.json", json.dumps(results, indent=2).encode())
     if cells:
-        plot(cells, curves, curve_size, f"{env_id}: generalization gap vs training tasks and bottleneck β",
+        plot(cells, curves, f"{env_id}: generalization gap vs training tasks and bottleneck β",
              args.out / "generalization_gap.png")
     print(f"{'setting':16} {'tasks':>9} {'train':>14} {'held-out':>14} {'gap':>14} {'KL':>7}")
     for c in cells:

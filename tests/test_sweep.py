@@ -268,3 +268,5 @@ def test_study_scripts_read_finished_trials_into_json_and_figures(tmp_path):
     trial = next(t for t in gap["trials"] if t["ib_beta"] == 0.1 and t["train_tasks"] == 4)
     assert trial["gap"] == pytest.approx(trial["train_return"] - trial["held_out_return"])
     assert gap["num_finished"] == gap["num_trials"] == 4
+    assert set(gap["curves"]) == {"4", "unlimited"}  # the smallest set and fresh tasks, per β
+    assert set(gap["curves"]["4"]) == {"belief β=0", "belief β=0.1"}
