@@ -32,11 +32,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.experiments import machine_description, read_metrics  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
 from belief_rl.sweep import SweepSpec, run_sweep  # noqa: E402
-from belief_rl.sweep.results import is_finished, read_invocations, trial_dir  # noqa: E402
+from belief_rl.sweep.results import finished_trials, read_invocations, trial_dir  # noqa: E402
 
 KL_KEYS = ("prior_kl", "prior_kl_high", "prior_kl_low")
 
@@ -136,11 +137,13 @@ def main() -> None:
     spec = specs[-1]
     sweep_dir = args.out / spec.name
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for trial in spec.trials():
-        run_dir = trial_dir(sweep_dir, trial)
-        if is_finished(run_dir):
-            groups[setting_label(trial.settings())].append({"seed": trial.seed,
-                                                            **trial_result(run_dir, args.success)})
+    try:
+        finished = finished_trials(spec, sweep_dir)
+    except BeliefRLError as exc:
+        parser.error(str(exc))
+    for trial in finished:
+        groups[setting_label(trial.settings())].append(
+            {"seed": trial.seed, **trial_result(trial_dir(sweep_dir, trial), args.success)})
     results = {"specs": [s.to_dict() for s in specs], "success_level": args.success,
                "machine": machine_description(),
                "sweep_wall_time_s": {s.name: _wall_time(args.out / s.name) for s in specs},

@@ -32,13 +32,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import evaluate_agent  # noqa: E402
 from belief_rl.experiments import machine_description, mean_curve, read_metrics  # noqa: E402
 from belief_rl.plotting import plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
 from belief_rl.sweep import SweepSpec, run_sweep  # noqa: E402
-from belief_rl.sweep.results import is_finished, read_invocations, trial_dir  # noqa: E402
+from belief_rl.sweep.results import finished_trials, read_invocations, trained_steps, trial_dir  # noqa: E402
 
 CACHE_NAME = "generalization.json"
 UNLIMITED = "unlimited"
@@ -50,7 +51,9 @@ def evaluate_trial(run_dir: Path, num_tasks: int, eval_seed: int) -> dict[str, A
     cache = run_dir / CACHE_NAME
     if cache.exists():
         cached = json.loads(cache.read_text())
-        if (cached["num_tasks"], cached["eval_seed"]) == (num_tasks, eval_seed):
+        # A trial extended since (a larger step budget) is evaluated again.
+        key = (num_tasks, eval_seed, trained_steps(run_dir)[0])
+        if (cached["num_tasks"], cached["eval_seed"], cached["trained_steps"]) == key:
             return cached
     agent, config, payload = load_agent(run_dir)
     returns = {split: evaluate_agent(agent, config.env_id, config.env_kwargs, num_tasks, eval_seed,
@@ -196,7 +199,10 @@ def main() -> None:
     if not args.no_train:
         run_sweep(spec, sweep_dir, address=args.address, max_concurrent=args.max_concurrent)
     run_dirs = [trial_dir(sweep_dir, trial) for trial in spec.trials()]
-    finished = [run_dir for run_dir in run_dirs if is_finished(run_dir)]
+    try:
+        finished = [trial_dir(sweep_dir, trial) for trial in finished_trials(spec, sweep_dir)]
+    except BeliefRLError as exc:
+        parser.error(str(exc))
     print(f"evaluating {len(finished)} of {len(run_dirs)} trials on {args.eval_tasks:,} training and "
           f"held-out tasks", flush=True)
     trials = [evaluate_trial(run_dir, args.eval_tasks, args.eval_seed) for run_dir in finished]

@@ -305,9 +305,11 @@ def _sweep(args: argparse.Namespace) -> int:
         for trial in spec.trials():
             try:
                 spec.config(trial)
-                status = trial_row(spec, out, trial)["status"]
             except ValueError as exc:
                 status = f"invalid: {exc}"
+            else:
+                row = trial_row(spec, out, trial)
+                status = row["status"] + (f": {row['error']}" if row["error"] else "")
             print(f"{trial.name:60} {status}")
         return 0
     summary = run_sweep(spec, out, address=args.address, max_concurrent=args.max_concurrent,

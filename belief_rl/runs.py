@@ -71,6 +71,27 @@ def read_config(run_dir: Path) -> TrainConfig:
         raise CheckpointError(f"{path} is corrupt ({str(exc).splitlines()[0]})") from None
 
 
+# Settings a resumed run may change: neither changes what is learned, only for how long and how fast.
+RESUMABLE_FIELDS = ("total_steps", "num_threads")
+
+
+def config_differences(stored: TrainConfig, config: TrainConfig) -> list[str]:
+    """The dotted settings (``agent.ib_beta``) in which ``config`` differs from the run's ``stored`` config,
+    apart from :data:`RESUMABLE_FIELDS`. Empty when ``config`` can resume the stored run."""
+    def flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
+
+    old, new = flat(stored.to_dict()), flat(config.to_dict())
+    return [key for key in dict.fromkeys([*old, *new])
+            if key not in RESUMABLE_FIELDS and old.get(key) != new.get(key)]
+
+
 def read_provenance(run_dir: Path) -> dict[str, Any]:
     """The package version and git commit recorded in a run's ``config.json`` (empty for older runs)."""
     data = json.loads((Path(run_dir) / CONFIG_NAME).read_text())

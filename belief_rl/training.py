@@ -33,7 +33,14 @@ from belief_rl.evaluation import evaluate_agent
 from belief_rl.hierarchy.transfer import freeze_modules, transfer_from_run
 from belief_rl.logging_utils import METRICS_NAME, TENSORBOARD_DIR, MetricsLogger
 from belief_rl.rollout import collect_rollout
-from belief_rl.runs import CONFIG_NAME, build_agent, build_learner, read_config, write_config
+from belief_rl.runs import (
+    CONFIG_NAME,
+    build_agent,
+    build_learner,
+    config_differences,
+    read_config,
+    write_config,
+)
 from belief_rl.seeding import training_seed
 
 # Learning-curve evaluations use their own held-out tasks, apart from those of `belief-rl evaluate`
@@ -223,11 +230,10 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True,
     """
     run_dir = Path(run_dir)
     if (run_dir / CONFIG_NAME).exists():
-        stored = read_config(run_dir)
-        # The budget and the thread count may change between sessions; nothing else that is learned may.
-        if (stored.to_dict() != {**config.to_dict(), "total_steps": stored.total_steps,
-                                 "num_threads": stored.num_threads}):
-            raise RunExistsError(f"{run_dir} holds a run with another config; choose another run directory")
+        differences = config_differences(read_config(run_dir), config)
+        if differences:
+            raise RunExistsError(f"{run_dir} holds a run with another config (it differs in "
+                                 f"{', '.join(differences)}); choose another run directory")
         trainer = Trainer.resume(run_dir, total_steps=config.total_steps, num_threads=config.num_threads)
     else:
         trainer = Trainer.create(config, run_dir)

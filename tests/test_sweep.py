@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,8 +15,18 @@ import pytest
 
 from belief_rl.cli import main
 from belief_rl.experiments import read_metrics
+from belief_rl.runs import config_differences
 from belief_rl.sweep import SpecError, SweepError, SweepSpec, run_sweep
-from belief_rl.sweep.results import FAILED, FINISHED, trained_steps, trial_dir
+from belief_rl.sweep.results import (
+    FAILED,
+    FINISHED,
+    TrialMismatchError,
+    finished_trials,
+    trained_steps,
+    trial_dir,
+    trial_progress,
+)
+from belief_rl.sweep.runner import _exclusive
 from belief_rl.training import Trainer
 
 # Under pytest-xdist the tests of this module share one worker, so they start one local Ray instance, not two.
@@ -85,6 +96,10 @@ def test_seed_placeholder_gives_each_seed_its_own_value():
     ({"gird": {}}, "unknown key(s) 'gird'"),
     ({"name": "a/b"}, "may hold only"),
     ({"variants": [{"agent.ib_beta": 0.1}, {"agent.ib_beta": 0.1}]}, "same trial more than once"),
+    ({"threads_per_trial": True}, "positive integer"),
+    ({"grid": {"agent.ib_beta": [0.0, 0.1]}, "variants": [{"agent.kind": "rnn", "agent.ib_beta": 0.0}]},
+     "'agent.ib_beta' is set both by the grid and by a variant"),
+    ({"grid": {"env_kwargs.task_name": ["x" * 250]}}, "longer than 200 bytes"),
 ])
 def test_invalid_specs_are_refused_in_one_line(data, message):
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -121,6 +136,53 @@ def test_dry_run_lists_trials_and_flags_invalid_ones_without_training(tmp_path, 
     lines = capsys.readouterr().out.splitlines()
     assert "not started" in lines[0] and "invalid: " in lines[1] and "ib_beta" in lines[1]
     assert not (tmp_path / "sweep").exists()
+
+
+# -- a sweep's state, read from its run directories (no Ray) ----------------------------------------------
+def _train_without_ray(spec: SweepSpec, sweep_dir: Path) -> None:
+    for trial in spec.trials():
+        Trainer.create(spec.config(trial, num_threads=1), trial_dir(sweep_dir, trial)).train(progress=False)
+
+
+def test_config_differences_name_what_changed_except_budget_and_threads():
+    spec = tiny_spec()
+    config = spec.config(spec.trials()[0])
+    changed = dataclasses.replace(config, total_steps=99, num_threads=7, env_kwargs={"num_tasks": 10},
+                                  ppo=dataclasses.replace(config.ppo, learning_rate=1e-2))
+    assert config_differences(config, changed) == ["ppo.learning_rate", "env_kwargs.num_tasks"]
+    assert config_differences(config, dataclasses.replace(config, total_steps=1, num_threads=3)) == []
+
+
+@pytest.mark.slow
+def test_an_edited_spec_is_refused_by_name_and_a_lower_budget_finishes_trials(tmp_path):
+    spec, sweep_dir = tiny_spec(total_steps=800, grid={"agent.ib_beta": [0.0]}), tmp_path / "sweep"
+    _train_without_ray(spec, sweep_dir)
+    (trial,) = spec.trials()
+    assert finished_trials(spec, sweep_dir) == [trial]
+    # A lower budget: the trial is finished (against the spec's budget, not the run's), and Ray is not asked.
+    lower = tiny_spec(total_steps=400, grid={"agent.ib_beta": [0.0]})
+    assert trial_progress(lower, sweep_dir, trial) == (800, 400)
+    summary = run_sweep(lower, sweep_dir, progress=False, echo=lambda line: None)
+    assert summary["trials"][0]["status"] == FINISHED and summary["counts"]["finished"] == 1
+    # Edited settings under the same trial name: refused by name, nothing trained, analyses refuse it too.
+    edited = tiny_spec(total_steps=800, grid={"agent.ib_beta": [0.0]})
+    edited = dataclasses.replace(edited, base_overrides=(*edited.base_overrides, "ppo.learning_rate=0.01"))
+    before = _checkpoint_times(sweep_dir)
+    lines: list[str] = []
+    summary = run_sweep(edited, sweep_dir, progress=False, echo=lines.append)
+    row = summary["trials"][0]
+    assert row["status"] == FAILED and "ppo.learning_rate" in row["error"] and trial.name in lines[0]
+    assert _checkpoint_times(sweep_dir) == before
+    with pytest.raises(TrialMismatchError, match="differ in ppo.learning_rate"):
+        finished_trials(edited, sweep_dir)
+
+
+def test_a_second_invocation_of_a_running_sweep_is_refused(tmp_path):
+    spec, sweep_dir = tiny_spec(), tmp_path / "sweep"
+    sweep_dir.mkdir()
+    with _exclusive(sweep_dir), pytest.raises(SweepError, match="another invocation is running"):
+        run_sweep(spec, sweep_dir, progress=False, echo=lambda line: None)
+    assert not (sweep_dir / "invocations.json").exists()
 
 
 # -- sweeps on a local Ray instance --------------------------------------------------------------------
@@ -180,22 +242,29 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint(local_ray, tmp_path):
     assert rows[:2] == early  # continued, not restarted
 
 
+def test_more_threads_per_trial_than_a_node_has_is_refused(local_ray, tmp_path):
+    with pytest.raises(SweepError, match="exceeds the 2 CPUs"):
+        run_sweep(tiny_spec(threads_per_trial=3), tmp_path / "sweep", progress=False, echo=lambda line: None)
+
+
 @pytest.mark.slow
 def test_a_failing_trial_fails_alone_and_by_name(local_ray, tmp_path):
     spec = tiny_spec(grid={}, variants=[{"ppo.ent_coef": 0.01}, {"ppo.ent_coef": -1.0},
-                                        {"ppo.gae_lambda": 0.9}])
+                                        {"env_kwargs.arms": 3}, {"ppo.gae_lambda": 0.8}])
     sweep_dir = tmp_path / "sweep"
-    # A runtime failure too: this trial's directory already holds a run with another config.
+    # Refused before anything runs: this trial's directory already holds a run with other settings.
     clash = spec.trials()[-1]
     Trainer.create(spec.config(spec.trials()[0], num_threads=1), trial_dir(sweep_dir, clash))
     summary = run_sweep(spec, sweep_dir, progress=False, echo=lambda line: None)
     rows = {row["trial"]: row for row in summary["trials"]}
     failed = {name for name, row in rows.items() if row["status"] == FAILED}
-    assert failed == {t.name for t in spec.trials() if "ent_coef=-1.0" in t.name} | {clash.name}
+    invalid, at_runtime = spec.trials()[1], spec.trials()[2]
+    assert failed == {invalid.name, at_runtime.name, clash.name}
     assert all(rows[name]["status"] == FINISHED for name in rows.keys() - failed)
-    assert "ent_coef" in rows[spec.trials()[1].name]["error"]
-    assert rows[clash.name]["error"].startswith("RunExistsError: ")
-    assert "another config" in rows[clash.name]["error"]
+    assert "ent_coef" in rows[invalid.name]["error"]
+    # An environment argument that only the environment's constructor can refuse: the trial raises in Ray.
+    assert rows[at_runtime.name]["error"].startswith("ValueError: invalid arguments for belief_rl/Bandit-v0")
+    assert "differ in ppo.gae_lambda, ppo.ent_coef" in rows[clash.name]["error"]
 
 
 @pytest.mark.slow
@@ -222,12 +291,14 @@ def test_a_killed_sweep_command_resumes_where_its_trials_stopped(tmp_path):
     process.wait()
     stopped_at = trained_steps(run_dir)[0]
     assert stopped_at < 24_000
+    kept = [row for row in read_metrics(run_dir) if int(row["global_step"]) <= stopped_at]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "0 finished before, 1 to run" in done.stdout
     rows = read_metrics(run_dir)
     assert [int(r["update"]) for r in rows] == list(range(1, len(rows) + 1))
     assert int(rows[-1]["global_step"]) >= 24_000
+    assert rows[:len(kept)] == kept  # continued from the checkpoint (a restart would rewrite these rows)
 
 
 # -- the analysis scripts built on sweeps (trials trained here, without Ray) -------------------------------

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, atomic_write_bytes, load_checkpoint
+from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import read_metrics
-from belief_rl.runs import CONFIG_NAME, read_config
+from belief_rl.runs import CONFIG_NAME, config_differences, read_config
 from belief_rl.sweep.spec import SweepSpec, Trial
 
 TRIALS_DIR = "trials"
@@ -24,6 +25,10 @@ SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
 INVOCATIONS_JSON = "invocations.json"
 
 FINISHED, UNFINISHED, NOT_STARTED, FAILED = "finished", "unfinished", "not started", "failed"
+
+
+class TrialMismatchError(CheckpointError):
+    """A trial's run directory holds a run trained with other settings than the spec now gives it."""
 
 
 def trial_dir(sweep_dir: Path, trial: Trial) -> Path:
@@ -41,10 +46,47 @@ def trained_steps(run_dir: Path) -> tuple[int, int] | None:
     return int(payload["global_step"]), read_config(run_dir).total_steps
 
 
-def is_finished(run_dir: Path) -> bool:
-    """Whether the run's last checkpoint has its whole step budget behind it."""
+def trial_progress(spec: SweepSpec, sweep_dir: Path, trial: Trial) -> tuple[int, int] | None:
+    """``(steps in the trial's last checkpoint, the spec's step budget)``, or None for a trial that has not
+    checkpointed yet. The trial is finished when the first reaches the second.
+
+    The budget is the spec's, not the run's: a spec that raises ``total_steps`` extends finished trials, one
+    that lowers it finishes them early. Raises ValueError for the trial's invalid settings,
+    :class:`CheckpointError` for a corrupt run directory and :class:`TrialMismatchError` for one trained with
+    other settings (the spec was edited since).
+    """
+    config = spec.config(trial)
+    run_dir = trial_dir(sweep_dir, trial)
+    if (run_dir / CONFIG_NAME).exists():
+        differences = config_differences(read_config(run_dir), config)
+        if differences:
+            raise TrialMismatchError(
+                f"{run_dir} was trained with other settings than the spec gives trial {trial.name} (they "
+                f"differ in {', '.join(differences)}): restore the spec, or move the run directory away")
     steps = trained_steps(run_dir)
+    return None if steps is None else (steps[0], config.total_steps)
+
+
+def is_finished(spec: SweepSpec, sweep_dir: Path, trial: Trial) -> bool:
+    """Whether the trial's last checkpoint has the spec's whole step budget behind it (see
+    :func:`trial_progress` for what it raises)."""
+    steps = trial_progress(spec, sweep_dir, trial)
     return steps is not None and steps[0] >= steps[1]
+
+
+def finished_trials(spec: SweepSpec, sweep_dir: Path) -> list[Trial]:
+    """The spec's trials that have finished, in the spec's order. Trials with invalid settings never ran and
+    are left out; a corrupt run directory or one trained with other settings raises (see
+    :func:`trial_progress`), so that an analysis never mixes in results of another spec."""
+    finished = []
+    for trial in spec.trials():
+        try:
+            done = is_finished(spec, sweep_dir, trial)
+        except ValueError:
+            continue
+        if done:
+            finished.append(trial)
+    return finished
 
 
 def trial_row(spec: SweepSpec, sweep_dir: Path, trial: Trial, error: str | None = None) -> dict[str, Any]:
@@ -56,8 +98,8 @@ def trial_row(spec: SweepSpec, sweep_dir: Path, trial: Trial, error: str | None 
                            "final_train_return": None, "wall_time_s": None, "steps_per_sec": None,
                            "error": error}
     try:
-        steps = trained_steps(run_dir)
-    except CheckpointError as exc:  # reported, not fatal: the other trials still get their rows
+        steps = trial_progress(spec, sweep_dir, trial)
+    except (ValueError, BeliefRLError) as exc:  # reported, not fatal: the other trials still get their rows
         steps, row["error"] = None, error or str(exc)
     if steps is not None:
         row["global_step"], row["total_steps"] = steps
@@ -71,7 +113,7 @@ def trial_row(spec: SweepSpec, sweep_dir: Path, trial: Trial, error: str | None 
             row["steps_per_sec"] = steps[0] / row["wall_time_s"] if row["wall_time_s"] > 0 else None
         if evals:
             row["final_eval_return"], row["best_eval_return"] = evals[-1], max(evals)
-    if error is not None and row["status"] != FINISHED:
+    if row["error"] is not None and row["status"] != FINISHED:
         row["status"] = FAILED
     return row
 

@@ -8,23 +8,26 @@ machine went away, continues by being started again. Ray's own files go to ``SWE
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from belief_rl.checkpoint import CheckpointError, atomic_write_bytes
 from belief_rl.errors import BeliefRLError
 from belief_rl.experiments import machine_description
-from belief_rl.sweep.results import InvocationLog, trained_steps, trial_dir, write_summary
+from belief_rl.sweep.results import InvocationLog, trial_dir, trial_progress, write_summary
 from belief_rl.sweep.spec import SweepSpec, Trial
 
 RAY_MISSING = "belief-rl sweep runs on Ray Tune, which is not installed: pip install 'belief_rl[sweep]'"
 SPEC_COPY = "spec.json"
+LOCK_NAME = ".lock"
 
 
 class SweepError(BeliefRLError):
@@ -50,42 +53,55 @@ def run_sweep(spec: SweepSpec, sweep_dir: str | Path, *, address: str | None = N
     finished = 0
     for trial in trials:
         try:
-            # Invalid settings fail here, by name, before anything runs.
-            budget = spec.config(trial).total_steps
-            steps = trained_steps(trial_dir(sweep_dir, trial))
+            # Invalid settings, corrupt runs and runs of an edited spec fail here, by name, before any run.
+            steps = trial_progress(spec, sweep_dir, trial)
         except (ValueError, CheckpointError) as exc:
             errors[trial.name] = str(exc)
             continue
-        # Against the spec's budget, not the run's: a spec that raises total_steps extends finished trials.
-        if steps is not None and steps[0] >= budget:
+        if steps is not None and steps[0] >= steps[1]:
             finished += 1
         else:
             todo.append((trial, {"start_step": steps[0] if steps else 0}))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(sweep_dir / SPEC_COPY, json.dumps(spec.to_dict(), indent=2).encode())
-    for name, error in errors.items():
-        echo(f"trial {name} failed: {error}")
-    echo(f"sweep {spec.name}: {len(trials)} trials, {finished} finished before, {len(todo)} to run, "
-         f"{len(errors)} invalid; in {sweep_dir}")
     if todo:
-        log = InvocationLog(sweep_dir, len(todo))
+        _import_ray()  # before anything is written: without Ray this invocation runs nothing
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(sweep_dir):
+        atomic_write_bytes(sweep_dir / SPEC_COPY, json.dumps(spec.to_dict(), indent=2).encode())
+        for name, error in errors.items():
+            echo(f"trial {name} failed: {error}")
+        echo(f"sweep {spec.name}: {len(trials)} trials, {finished} finished before, {len(todo)} to run, "
+             f"{len(errors)} invalid; in {sweep_dir}")
+        if todo:
+            log = InvocationLog(sweep_dir, len(todo))
+            try:
+                errors.update(_run_on_ray(spec, sweep_dir, todo, address, max_concurrent, progress, echo,
+                                          log.touch))
+            finally:
+                log.touch()
+        return write_summary(spec, sweep_dir, errors, machine_description())
+
+
+@contextlib.contextmanager
+def _exclusive(sweep_dir: Path) -> Iterator[None]:
+    """Hold ``SWEEP_DIR/.lock`` while this invocation runs: two at once would train the same run directories
+    and overwrite each other's invocation log."""
+    with open(sweep_dir / LOCK_NAME, "a") as lock:
         try:
-            errors.update(_run_on_ray(spec, sweep_dir, todo, address, max_concurrent, progress, echo,
-                                      log.touch))
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(f"another invocation is running the sweep in {sweep_dir}; wait for it to end or "
+                             "stop it") from None
+        try:
+            yield
         finally:
-            log.touch()
-    return write_summary(spec, sweep_dir, errors, machine_description())
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _run_on_ray(spec: SweepSpec, sweep_dir: Path, todo: list[tuple[Trial, dict[str, Any]]],
                 address: str | None, max_concurrent: int | None, progress: bool,
                 echo: Callable[[str], None], heartbeat: Callable[[], None]) -> dict[str, str]:
     """Run ``todo`` as one Ray Tune experiment; returns ``{trial name: error}`` for the trials that failed."""
-    try:
-        import ray
-        from ray import tune
-    except ImportError:
-        raise SweepError(RAY_MISSING) from None
+    ray, tune = _import_ray()
     from belief_rl.sweep.progress import SweepProgress
 
     started_here = not ray.is_initialized()
@@ -95,9 +111,15 @@ def _run_on_ray(spec: SweepSpec, sweep_dir: Path, todo: list[tuple[Trial, dict[s
             ray.init(address=address, num_cpus=None if address else os.cpu_count(), include_dashboard=False,
                      logging_level="ERROR", log_to_driver=False, configure_logging=True)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise SweepError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+            where = f"reach the Ray cluster at {address}" if address else "start a local Ray instance"
+            raise SweepError(f"cannot {where}: {one_line(exc)}") from None
     try:
-        threads = spec.threads_per_trial or _threads_to_fill(len(todo))
+        node_cpus = _largest_node_cpus()
+        if spec.threads_per_trial and spec.threads_per_trial > node_cpus:
+            # Ray would wait for a node that can hold the trial, forever and without a word.
+            raise SweepError(f"threads_per_trial = {spec.threads_per_trial} exceeds the {node_cpus} CPUs of "
+                             "the largest Ray node")
+        threads = spec.threads_per_trial or _threads_to_fill(len(todo), node_cpus)
         payloads = [{"name": trial.name, "run_dir": str(trial_dir(sweep_dir, trial)),
                      "config": spec.config(trial, num_threads=threads).to_dict(), **state}
                     for trial, state in todo]
@@ -120,13 +142,29 @@ def _run_on_ray(spec: SweepSpec, sweep_dir: Path, todo: list[tuple[Trial, dict[s
             ray.shutdown()
 
 
-def _threads_to_fill(num_trials: int) -> int:
+def _import_ray() -> tuple[Any, Any]:
+    """``ray`` and ``ray.tune``, or a :class:`SweepError` that says how to install them."""
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise SweepError(RAY_MISSING) from None
+    return ray, tune
+
+
+def _largest_node_cpus() -> int:
+    """The CPUs of the connected Ray cluster's largest live node."""
+    import ray
+
+    return max((int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]), default=1)
+
+
+def _threads_to_fill(num_trials: int, node_cpus: int) -> int:
     """Threads per trial that fill the cluster's CPUs with ``num_trials`` (at least 1, at most a node's)."""
     import ray
 
     total = int(ray.cluster_resources().get("CPU", 1))
-    per_node = max((int(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"]), default=1)
-    return max(1, min(per_node, total // max(1, min(num_trials, total))))
+    return max(1, min(node_cpus, total // max(1, min(num_trials, total))))
 
 
 def _trial_name(trial: Any) -> str:

@@ -13,15 +13,15 @@ A spec is a TOML (or JSON) file::
                                       # as fill the CPUs with the trials to run
 
     [grid]                            # every combination of these values
-    "agent.ib_beta" = [0.0, 0.01]
     "env_kwargs.num_tasks" = [10, 100]
 
-    [[variants]]                      # optional: alternatives crossed with the grid
-    "agent.kind" = "belief"
+    [[variants]]                      # optional: alternatives crossed with the grid (a key is set by the
+    "agent.ib_beta" = 0.0             # grid or by the variants, not both)
+    [[variants]]
+    "agent.ib_beta" = 0.01
     [[variants]]
     label = "rl2"                     # optional: names the variant's trials instead of its overrides
     "agent.kind" = "rnn"
-    "agent.ib_beta" = 0.0
 
 Every trial is one ordinary run directory, named after its own overrides and seed, so the same spec always
 maps a setting to the same directory: that is what lets a re-run skip finished trials and resume the others.
@@ -51,6 +51,8 @@ SEED_PLACEHOLDER = "{seed}"
 #: A variant's optional name, used for its trials' directories instead of its overrides.
 LABEL_KEY = "label"
 _LABEL = r"[A-Za-z0-9._+-]+"
+#: Longest trial (directory) name: file systems allow 255 bytes per name.
+MAX_NAME_BYTES = 200
 
 SPEC_KEYS = ("name", "env", "agent", "algorithm", "preset", "seeds", "set", "threads_per_trial", "grid",
              "variants")
@@ -111,6 +113,7 @@ class SweepSpec:
         if len(set(self.seeds)) != len(self.seeds):
             raise SpecError(f"seeds repeat: {list(self.seeds)!r}")
         if self.threads_per_trial is not None and (not isinstance(self.threads_per_trial, int)
+                                                   or isinstance(self.threads_per_trial, bool)
                                                    or self.threads_per_trial < 1):
             raise SpecError(f"threads_per_trial must be a positive integer, got {self.threads_per_trial!r}")
         for key, values in self.grid.items():
@@ -119,6 +122,11 @@ class SweepSpec:
         if not isinstance(self.variants, list) or not all(isinstance(v, dict) for v in self.variants):
             raise SpecError("variants must be a list of tables of overrides")
         for variant in self.variants:
+            both = sorted(set(variant) & set(self.grid))
+            if both:
+                # The grid's value would silently win, crossing the variant with values it meant to fix.
+                raise SpecError(f"{', '.join(map(repr, both))} is set both by the grid and by a variant; "
+                                "set each key in one of them")
             label = variant.get(LABEL_KEY)
             if label is not None and not (isinstance(label, str) and re.fullmatch(_LABEL, label)):
                 raise SpecError(f"variant label {label!r} may hold only letters, digits, '.', '_', '+', '-'")
@@ -200,6 +208,10 @@ class SweepSpec:
                     overrides = _overrides({**own, **cell})
                     name = trial_name((label, *_overrides(cell)) if label else overrides, seed)
                     trials.append(Trial(name, overrides, seed, label))
+        too_long = next((trial.name for trial in trials if len(trial.name.encode()) > MAX_NAME_BYTES), None)
+        if too_long:
+            raise SpecError(f"trial name {too_long[:60]}... is longer than {MAX_NAME_BYTES} bytes, too long "
+                            "for a directory: give the variants a label")
         names = [trial.name for trial in trials]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
