@@ -104,10 +104,13 @@ def bandit_belief_figure(times: Sequence[int], learned_mean: np.ndarray, learned
     """
     columns, arms = learned_mean.shape
     fig = plt.figure(figsize=(max(3.2 * columns, 10), 8))
-    grid = fig.add_gridspec(2, max(columns, 2), height_ratios=[1.0, 1.1], hspace=0.35)
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 1.1], hspace=0.35)
+    # The bottom row has its own halves, whatever the number of times above.
+    top, bottom = grid[0].subgridspec(1, columns, wspace=0.25), grid[1].subgridspec(1, 2, wspace=0.3)
     x = np.arange(arms)
+    arm_ticks = x[:: max(1, arms // 10)]
     for c, t in enumerate(times):
-        ax = fig.add_subplot(grid[0, c])
+        ax = fig.add_subplot(top[0, c])
         series = ((-0.15, learned_mean, learned_interval, LEARNED_COLOR, "learned"),
                   (0.15, exact_mean, exact_interval, EXACT_COLOR, "exact"))
         for offset, mean, interval, color, label in series:
@@ -116,23 +119,25 @@ def bandit_belief_figure(times: Sequence[int], learned_mean: np.ndarray, learned
                         color=color, label=label, linewidth=0.8)
         ax.scatter(x, true_p, marker="_", color=TRUE_COLOR, s=60, label="true p", zorder=3)
         ax.set_ylim(0, 1)
+        ax.set_xticks(arm_ticks)
         ax.set_title(f"after {t} pulls", fontsize=9)
         ax.set_xlabel("arm", fontsize=8)
         if c == 0:
             ax.set_ylabel("belief over p: mean, 90% interval")
-            ax.legend(fontsize=7)
-    half = max(columns, 2) // 2
-    ax = fig.add_subplot(grid[1, :half])
+            # Above the panels: inside one, the legend hides some arm's bars.
+            fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=3, fontsize=8,
+                       bbox_to_anchor=(0.5, 0.95), frameon=False)
+    ax = fig.add_subplot(bottom[0, 0])
     hinton(ax, best_learned, color=LEARNED_COLOR)
     hinton(ax, best_exact, color=EXACT_COLOR, hollow=True)
     best_true = int(np.argmax(true_p))
     for c in range(columns):
         mark_cell(ax, c, best_true, rows=columns)
     ax.set_yticks(np.arange(columns)[::-1], [f"{t} pulls" for t in times], fontsize=8)
-    ax.set_xticks(x[:: max(1, arms // 10)])
+    ax.set_xticks(arm_ticks)
     ax.set_xlabel("arm (red frame: the truly best arm)")
     ax.set_title("P(arm is the best | history): square area ∝ probability", fontsize=9)
-    ax = fig.add_subplot(grid[1, half:])
+    ax = fig.add_subplot(bottom[0, 1])
     ax.plot([0, 1], [0, 1], color="gray", linewidth=0.8)
     for (label, result), color in zip(calibration.items(), (LEARNED_COLOR, EXACT_COLOR)):
         table = result["table"]
@@ -161,9 +166,13 @@ def semicircle_belief_figure(angles: np.ndarray, belief: np.ndarray, true_angle:
     fig.colorbar(image, ax=strip, label="belief over θ (normalized per step)")
     theta = np.linspace(0, np.pi, 200)
     arena.plot(radius * np.cos(theta), radius * np.sin(theta), color="gray", linewidth=0.8)
-    arena.plot(path[:, 0], path[:, 1], color=LEARNED_COLOR, linewidth=0.8, label="agent")
+    # One line per episode: each starts again at the origin, and joining them would draw the jumps back.
+    episodes = np.split(path, [b for b in boundaries if 0 < b < len(path)])
+    shades = plt.get_cmap("Blues")(np.linspace(0.45, 1.0, len(episodes)))
+    for k, (episode, shade) in enumerate(zip(episodes, shades)):
+        arena.plot(episode[:, 0], episode[:, 1], color=shade, linewidth=0.9, label=f"episode {k + 1}")
     arena.scatter([goal[0]], [goal[1]], color=TRUE_COLOR, marker="*", s=120, label="goal", zorder=3)
     arena.set_aspect("equal")
-    arena.legend(fontsize=8)
+    arena.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     arena.set_title("the agent's path", fontsize=9)
     return fig

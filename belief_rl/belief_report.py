@@ -56,7 +56,8 @@ def belief_figure(agent: Agent, env_id: str, env_kwargs: dict[str, Any], task: i
         task: Which held-out task's trajectory the per-step panels show.
         times: Steps of the meta-episode to show (default: chosen per family, e.g. NumPad's discoveries).
         num_tasks: Held-out tasks played (the bandit calibration and the NumPad contiguity statistic average
-            over them); at least ``task + 1``.
+            over them); more than ``task``. The agent's sampling noise depends on it, so the same ``task``
+            plays differently with another ``num_tasks``.
     """
     if agent.belief_head is None:
         raise BeliefRLError(f"the {type(agent).__name__} has no task head, so it has no belief to plot "
@@ -65,9 +66,14 @@ def belief_figure(agent: Agent, env_id: str, env_kwargs: dict[str, Any], task: i
     if family not in DEFAULT_TASKS:
         raise BeliefRLError(f"no belief figure for {env_id} (there are figures for bandits, NumPad and "
                             "Semicircle)")
-    if task < 0:
-        raise BeliefRLError(f"--task must be >= 0, got {task}")
-    num_tasks = max(num_tasks or DEFAULT_TASKS[family], task + 1)
+    num_tasks = num_tasks or DEFAULT_TASKS[family]
+    if not 0 <= task < num_tasks:
+        raise BeliefRLError(f"--task must lie in [0, {num_tasks - 1}], the held-out tasks played, got {task} "
+                            "(--num-tasks plays more)")
+    if times is not None:
+        if any(t < 0 for t in times):
+            raise BeliefRLError(f"--times must be steps of the meta-episode (>= 0), got {list(times)}")
+        times = sorted(set(times))
     was_training = agent.training
     agent.eval()
     env = envs.make_vector_env(env_id, num_tasks, **held_out_kwargs(env_kwargs))

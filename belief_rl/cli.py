@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     beliefs.add_argument("--times", type=int, nargs="+", default=None,
                          help="steps of the meta-episode to show (default: per env, e.g. discoveries)")
     beliefs.add_argument("--num-tasks", type=int, default=None,
-                         help="held-out tasks played (default: 1,000 on bandits, 100 on NumPad)")
+                         help="held-out tasks played, more than --task (default: 1,000 on bandits, 100 on "
+                              "NumPad, 1 on Semicircle); each trajectory's sampling noise depends on it")
     beliefs.add_argument("--out", type=Path, default=None, help="output directory (default: the run)")
 
     sweep = commands.add_parser("sweep", help="a grid of configurations × seeds on Ray Tune, each trial a "
@@ -364,12 +365,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         return _COMMANDS[args.command](args)
-    except (BeliefRLError, ValueError, FileNotFoundError) as exc:
-        print(f"belief-rl: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
         return 0
+    except (BeliefRLError, ValueError, OSError) as exc:  # OSError: e.g. an output path that is a file
+        print(f"belief-rl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -153,6 +153,23 @@ def test_plot_beliefs_writes_png_pdf_and_json(tmp_path, capsys, env_id, algorith
         assert 0 <= summary["ece_exact"] < summary["ece_learned"]  # an untrained belief is not calibrated
 
 
+def test_plot_beliefs_refuses_bad_tasks_times_and_outputs_in_one_line(tmp_path, capsys):
+    config = TrainConfig(env_id="belief_rl/Bandit-K5-H10-v0", agent=SMALL, total_steps=1, num_threads=1,
+                         eval_tasks=4, ppo=PPOConfig(num_envs=8, num_minibatches=2, update_epochs=1))
+    Trainer.create(config, tmp_path / "run").train(progress=False)
+    (tmp_path / "a_file").write_text("")
+    run = ["plot", "beliefs", str(tmp_path / "run"), "--num-tasks", "8"]
+    for extra, message in ((["--task", "8"], "--task must lie in [0, 7]"), (["--task", "-1"], "--task must"),
+                           (["--times", "-1"], "--times must"),
+                           (["--times", "10"], "--times must lie in [0, 9]"),
+                           (["--out", str(tmp_path / "a_file")], "a_file")):
+        assert main([*run, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("belief-rl: error:") and message in err[0]
+    assert main([*run, "--times", "3", "0", "0", "--out", str(tmp_path / "figs")]) == 0
+    assert json.loads((tmp_path / "figs" / "beliefs.json").read_text())["times"] == [0, 3]
+
+
 def test_plot_beliefs_of_an_agent_without_task_head_is_a_one_line_error(tmp_path, capsys):
     rnn = AgentConfig(kind="rnn", hidden_size=16, embed_dim=16, policy_hidden=(16,))
     config = TrainConfig(env_id="belief_rl/Bandit-K5-H10-v0", agent=rnn, total_steps=1, num_threads=1,
