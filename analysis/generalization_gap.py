@@ -9,6 +9,7 @@ and on held-out tasks of the disjoint validation split (cached in each run direc
 
 - ``generalization_gap.json``: every trial's numbers and, per (agent, β, training-set size), mean ± s.e. over
   seeds of the training return, the held-out return and their difference (the gap), and the bottleneck's KL;
+  and each β > 0 paired with β = 0 seed by seed (the change in gap and in held-out return);
 - ``generalization_gap.png``: training and held-out return vs the number of training tasks (log x), the gap,
   and held-out learning curves per β at chosen training-set sizes (sample efficiency).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,29 @@ def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cell["bottleneck_kl"] = float(np.mean(kls)) if kls else None
         cells.append(cell)
     return cells
+
+
+
+def paired_differences(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each bottleneck strength against β = 0, seed by seed: the change in gap and in held-out return, mean ±
+    s.e. over the seeds both trained. A seed draws the same training tasks at every β, so pairing removes the
+    spread that comes from which tasks were drawn."""
+    by_key = {(t["agent"], t["ib_beta"], t["train_tasks"], t["seed"]): t for t in trials}
+    groups: dict[tuple, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for (agent, beta, size, seed), trial in by_key.items():
+        baseline = by_key.get((agent, 0.0, size, seed))
+        if beta != 0.0 and baseline is not None:
+            groups[(agent, beta, size)].append((trial, baseline))
+    rows = []
+    for (agent, beta, size), pairs in sorted(groups.items(), key=lambda item: (
+            item[0][0], item[0][1], math.inf if item[0][2] is None else item[0][2])):
+        row: dict[str, Any] = {"agent": agent, "ib_beta": beta, "train_tasks": size if size else UNLIMITED,
+                               "seeds": sorted(trial["seed"] for trial, _ in pairs)}
+        for key in ("gap", "held_out_return"):
+            mean, stderr = mean_stderr(np.array([trial[key] - baseline[key] for trial, baseline in pairs]))
+            row[key] = {"mean": float(mean), "stderr": float(stderr)}
+        rows.append(row)
+    return rows
 
 
 def _x_positions(sizes: list[Any]) -> dict[Any, float]:
@@ -205,7 +230,14 @@ def main() -> None:
         parser.error(str(exc))
     print(f"evaluating {len(finished)} of {len(run_dirs)} trials on {args.eval_tasks:,} training and "
           f"held-out tasks", flush=True)
-    trials = [evaluate_trial(run_dir, args.eval_tasks, args.eval_seed) for run_dir in finished]
+    trials, start = [], time.monotonic()
+    for done, run_dir in enumerate(finished, 1):
+        trial = evaluate_trial(run_dir, args.eval_tasks, args.eval_seed)
+        trials.append(trial)
+        elapsed = time.monotonic() - start
+        eta = elapsed / done * (len(finished) - done)
+        print(f"  [{done}/{len(finished)}] {run_dir.name}: train {trial['train_return']:.2f}, held-out "
+              f"{trial['held_out_return']:.2f} | {elapsed:,.0f} s, ETA {eta:,.0f} s", flush=True)
     cells = aggregate(trials)
     try:
         sizes = curve_sizes(args.curve_sizes, cells)
@@ -219,7 +251,8 @@ def main() -> None:
                "num_trials": len(run_dirs), "num_finished": len(finished),
                "sweep_wall_time_s": round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1),
                "trial_wall_time_s": sum(t["train_wall_time_s"] for t in trials),
-               "cells": cells, "curves": {str(size): by_setting for size, by_setting in curves.items()},
+               "cells": cells, "paired_vs_beta_0": paired_differences(trials),
+               "curves": {str(size): by_setting for size, by_setting in curves.items()},
                "trials": trials}
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "generalization_gap.json", json.dumps(results, indent=2).encode())
@@ -233,6 +266,12 @@ def main() -> None:
               + " ".join(f"{c[k]['mean']:7.2f} ± {c[k]['stderr']:4.2f}" for k in ("train_return",
                                                                                     "held_out_return", "gap"))
               + f" {kl}")
+    if results["paired_vs_beta_0"]:
+        print("paired with β = 0 seed by seed:")
+        print(f"{'setting':16} {'tasks':>9} {'Δ gap':>14} {'Δ held-out':>14}")
+    for row in results["paired_vs_beta_0"]:
+        print(f"{setting_label(row['agent'], row['ib_beta']):16} {row['train_tasks']!s:>9} " + " ".join(
+            f"{row[k]['mean']:+7.2f} ± {row[k]['stderr']:4.2f}" for k in ("gap", "held_out_return")))
     print(f"wrote {args.out / 'generalization_gap.json'} and {args.out / 'generalization_gap.png'}")
 
 
