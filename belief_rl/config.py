@@ -230,7 +230,7 @@ class HierarchyConfig:
                                        "π^L(a | acted z, x); M > 0 by the latent-marginal densities "
                                        "π(a | x) = E_{z∼π^H}[π^L(a | z, x)] of the current and the behaviour "
                                        "policy, each a Monte Carlo mean over M fresh latents (needs "
-                                       "latent_period = 1)")
+                                       "latent_period = 1 and the isotropic prior)")
     prior_lr: float = setting(1e-3, "learning rate of the prior's distillation")
     entropy_bonus: float = setting(0.0, "weight of π's entropy bonus in the actor loss (next to α·KL)")
     transfer_from: str = setting("", "a trained run directory to start from: its modules named in "
@@ -252,6 +252,11 @@ class HierarchyConfig:
         _require(self.marginal_samples >= 0, f"marginal_samples must be >= 0, got {self.marginal_samples}")
         _require(self.marginal_samples == 0 or self.latent_period == 1,
                  "marginal_samples needs latent_period = 1 (a held latent has no per-step marginal)")
+        # Under an autoregressive prior π^H reads z_{t-1}, so Q depends on the latent through the steps after
+        # it, and a ratio averaged over latents no longer weighs the (z, a) pair that Retrace's target uses.
+        _require(self.marginal_samples == 0 or self.prior not in ("ar1", "learned_ar"),
+                 f"marginal_samples needs a π^H that does not read the previous latent (prior isotropic), "
+                 f"got prior {self.prior}")
         _require(self.prior_lr > 0, f"prior_lr must be positive, got {self.prior_lr}")
         _require(self.entropy_bonus >= 0, f"entropy_bonus must be >= 0, got {self.entropy_bonus}")
         for name in ("transfer_modules", "freeze"):

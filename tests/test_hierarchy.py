@@ -377,6 +377,10 @@ def test_on_policy_marginal_ratios_keep_the_traces_that_acted_latent_ratios_cut(
     assert traces[0] < 0.3, traces
 
 
-def test_marginal_samples_need_a_latent_drawn_every_step():
+def test_marginal_samples_need_a_latent_drawn_every_step_by_a_memoryless_high_level():
     with pytest.raises(ValueError, match="marginal_samples needs latent_period = 1"):
         HierarchyConfig(marginal_samples=8, latent_period=4)
+    for prior in ("ar1", "learned_ar"):
+        with pytest.raises(ValueError, match="does not read the previous latent"):
+            HierarchyConfig(prior=prior, marginal_samples=8)
+    assert HierarchyConfig(prior="isotropic", marginal_samples=8).marginal_samples == 8
