@@ -4,7 +4,11 @@ transfer, and the feedforward / hierarchical agents under SVG(0)."""
 from __future__ import annotations
 
 import copy
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +19,12 @@ from belief_rl.agents import LatentPolicyAgent, make_agent
 from belief_rl.checkpoint import CheckpointError
 from belief_rl.config import AgentConfig, HierarchyConfig, TrainConfig
 from belief_rl.hierarchy import AR1Prior, two_level_kl
+from belief_rl.hierarchy.action_kl import agent_action_kl, marginal_action_kl
 from belief_rl.hierarchy.regularizer import LearnedPriorRegularizer
 from belief_rl.hierarchy.transfer import freeze_modules, load_modules
 from belief_rl.references.ball_tasks import ball_tasks_reference_returns
+from belief_rl.sweep import SweepSpec
+from belief_rl.sweep.results import trial_dir
 from belief_rl.training import Trainer
 
 ENV = "belief_rl/BallTargets-K3-v0"
@@ -65,6 +72,54 @@ def test_with_a_shared_noise_free_low_level_the_bound_is_the_true_kl():
         truth = marginal_kl(w * mu + c, w**2 * s**2 + sigma**2, w * mu0 + c, w**2 * s0**2 + sigma**2)
         assert bound.item() >= truth
         assert bound.item() - truth < tolerance
+
+
+
+@pytest.mark.parametrize("shared_low", [False, True])
+def test_monte_carlo_action_kl_matches_the_closed_form_of_linear_gaussian_levels(shared_low):
+    """The estimator of KL(π(a) ‖ π0(a)) the bound is compared with: linear-Gaussian levels, whose action
+    marginals are Gaussian, at two states at once."""
+    torch.manual_seed(0)
+    (w, c, sigma), (w0, c0, sigma0) = (1.5, 0.2, 0.3), ((1.5, 0.2, 0.3) if shared_low else (0.8, -0.1, 0.6))
+    means, stds = [0.7, -0.4], [0.5, 0.2]
+    high, high0 = normal(means, stds), normal([0.0, 0.0], [1.0, 1.0])
+
+    def low(z):
+        return Independent(Normal(w * z + c, torch.full_like(z, sigma)), 1)
+
+    def low0(z):
+        return Independent(Normal(w0 * z + c0, torch.full_like(z, sigma0)), 1)
+
+    estimate = marginal_action_kl(high, high0, low, None if shared_low else low0, num_actions=4000,
+                                  num_latents=2000)
+    for state, (mu, s) in enumerate(zip(means, stds)):
+        truth = marginal_kl(w * mu + c, w**2 * s**2 + sigma**2, c0, w0**2 + sigma0**2)
+        assert estimate[state].item() == pytest.approx(truth, abs=0.05)
+        bound = sum(t.item() for t in two_level_kl(normal([mu], [s]), normal([0.0], [1.0]),
+                                                   low(torch.tensor([[mu]], dtype=torch.float64)),
+                                                   None if shared_low else low0(torch.tensor([[mu]]))))
+        if shared_low:  # the bound is then the high-level KL alone, above the truth
+            assert bound >= truth + 0.02
+
+
+@pytest.mark.parametrize("prior", ["isotropic", "ar1"])
+def test_agent_action_kl_lies_under_the_bound_and_vanishes_when_the_policy_is_the_prior(prior):
+    agent = steep_latent_agent(prior=prior)  # at random init π^L barely reads z: nothing to compare
+    torch.manual_seed(1)
+    result = agent_action_kl(agent, observations(batch=8, steps=6), num_actions=64, num_latents=256,
+                             chunk_size=20)
+    assert result["bound"].shape == result["action_kl"].shape == (6, 8)
+    assert result["action_kl"].mean() > 0.0
+    assert (result["bound"] - result["action_kl"]).mean() > 0.0
+    # π^H = π0^H = N(0, I) at every step (the isotropic prior): the action marginals coincide.
+    same = latent_agent("hierarchical", prior="isotropic")
+    head = [m for m in same.high.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()  # mean 0 and log-std 0
+    result = agent_action_kl(same, observations(batch=8, steps=6), num_actions=64, num_latents=256)
+    assert result["bound"].abs().max() < 1e-6
+    assert result["action_kl"].mean().abs() < 0.02 and result["action_kl"].abs().max() < 0.2
 
 
 def test_ar1_prior_keeps_a_stationary_unit_variance():
@@ -121,7 +176,7 @@ def test_the_prior_never_sees_the_task_but_the_high_level_does():
     # Same latents into both: π^L and every part of π0 must not move with the task.
     same = copy.copy(policy_other)
     same.latent = policy.latent
-    same.dist = hierarchical._low(policy.latent.z, other)
+    same.dist = hierarchical.low_policy(policy.latent.z, other)
     torch.testing.assert_close(same.dist.base.mean, policy.dist.base.mean)
     kl, kl_other = hierarchical.prior_kl(policy, obs), hierarchical.prior_kl(same, other)
     torch.testing.assert_close(kl["kl_high"], kl_other["kl_high"])
@@ -246,6 +301,45 @@ def test_a_transferred_run_trains_its_new_high_level_and_leaves_the_frozen_low_l
     assert any(not torch.equal(p, q) for p, q in zip(trainer.agent.high.parameters(), high_before))
 
 
+
+@pytest.mark.slow
+def test_behavior_priors_script_measures_bound_and_action_kl_on_the_agents_own_states(tmp_path):
+    """analysis/behavior_priors.py --no-train on two tiny trials: a flat prior's KL is exact (bound = action
+    KL), a hierarchical agent's action KL lies under its bound, and the measurement is cached per run."""
+    root = Path(__file__).resolve().parents[1]
+    data = {"name": "tiny", "env": "belief_rl/BallTargets-K1-v0", "preset": "none", "seeds": [0],
+            "threads_per_trial": 1,
+            "set": ["algorithm=svg0", "total_steps=1600", "eval_tasks=8", "eval_every=4",
+                    "belief_figures=false", "svg0.num_envs=8", "svg0.batch_size=8", "svg0.warmup_episodes=8",
+                    "svg0.updates_per_rollout=2",
+                    "hierarchy.high_hidden=32", "hierarchy.low_hidden=32", "hierarchy.prior_hidden=32",
+                    "hierarchy.critic_hidden=32"],
+            "variants": [{"label": "distral", "agent.kind": "feedforward", "hierarchy.prior": "distral"},
+                         {"label": "hier", "agent.kind": "hierarchical", "hierarchy.prior": "ar1"}]}
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(data))
+    spec = SweepSpec.from_file(spec_path)
+    for trial in spec.trials():
+        run_dir = trial_dir(tmp_path / "tiny", trial)
+        Trainer.create(spec.config(trial, num_threads=1), run_dir).train(progress=False)
+
+    def analyze() -> dict:
+        script = root / "analysis" / "behavior_priors.py"
+        completed = subprocess.run([sys.executable, str(script), "--spec", str(spec_path),
+                                    "--out", str(tmp_path), "--no-train", "--kl-episodes", "4"],
+                                   capture_output=True, text=True, timeout=300, cwd=root)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        return json.loads((tmp_path / "behavior_priors.json").read_text())["settings"]
+
+    first = analyze()
+    distral, hier = first["distral"]["trials"][0], first["hier"]["trials"][0]
+    assert distral["kl_bound"] == distral["action_kl"] > 0.0
+    assert 0.0 < hier["action_kl"] < hier["kl_bound"]
+    cached = json.loads((Path(hier["run_dir"]) / "action_kl.json").read_text())
+    assert cached["kl"]["action_kl"] == hier["action_kl"]
+    assert analyze()["hier"]["trials"][0]["action_kl"] == hier["action_kl"]  # from the cache
+
+
 def test_config_refuses_priors_that_do_not_fit_the_agent():
     with pytest.raises(ValueError, match="needs --agent hierarchical"):
         TrainConfig(algorithm="svg0", agent={"kind": "feedforward"}, hierarchy={"prior": "ar1"})
@@ -331,7 +425,7 @@ def test_a_short_hierarchical_run_on_the_easiest_task_beats_random_by_far(tmp_pa
 # -- Retrace's weights over the latent-marginal action densities --------------------------------------------
 def steep_latent_agent(**hierarchy) -> LatentPolicyAgent:
     """A hierarchical agent whose π^L depends strongly on z (random weights barely do)."""
-    agent = latent_agent("hierarchical", prior="isotropic", **hierarchy)
+    agent = latent_agent("hierarchical", **{"prior": "isotropic", **hierarchy})
     layers = [m for m in agent.low.modules() if isinstance(m, torch.nn.Linear)]
     actions = agent.low.action_dim
     with torch.no_grad():
@@ -352,7 +446,7 @@ def test_the_marginal_action_density_matches_quadrature_over_the_latent():
         estimate = agent.retrace_log_prob(policy, obs, actions)
         high = policy.latent.high
         grid = torch.linspace(-8, 8, 4001).view(-1, 1, 1, 1) * high.stddev + high.mean  # [G, T, B, 1]
-        low = agent._low(grid, obs.expand(grid.shape[0], *obs.shape))
+        low = agent.low_policy(grid, obs.expand(grid.shape[0], *obs.shape))
         joint = (low.log_prob(actions.expand(grid.shape[0], *actions.shape)) + high.log_prob(grid)).exp()
         exact = torch.trapezoid(joint, grid.squeeze(-1), dim=0).log()
     torch.testing.assert_close(estimate, exact, atol=0.03, rtol=0)

@@ -170,7 +170,7 @@ class LatentPolicyAgent(Agent):
             drawn = high.mean if deterministic else high.sample()
             resample = (step % self.hierarchy.latent_period == 0).unsqueeze(-1)
             z = torch.where(resample, drawn, previous)
-            dist = self._low(z, inputs)
+            dist = self.low_policy(z, inputs)
         else:
             z = previous
             dist = self.high(self.high_router(self.env_observation(inputs)))
@@ -200,7 +200,7 @@ class LatentPolicyAgent(Agent):
         """
         samples = self.hierarchy.marginal_samples
         z = high.sample((samples,))
-        low = self._low(z, features.expand(samples, *features.shape))
+        low = self.low_policy(z, features.expand(samples, *features.shape))
         log_probs = low.log_prob(actions.expand(samples, *actions.shape))
         return torch.logsumexp(log_probs, dim=0) - math.log(samples)
 
@@ -226,7 +226,7 @@ class LatentPolicyAgent(Agent):
         latent = LatentSample(z=drawn[last_draw], high=high, previous=previous,
                               start=(last_draw == 0).view(-1, 1).expand(batch_shape),
                               resampled=(steps % period == 0).view(-1, 1).expand(batch_shape))
-        return PolicyOutput(self._low(latent.z, features), latent)
+        return PolicyOutput(self.low_policy(latent.z, features), latent)
 
     def _high(self, high_input: torch.Tensor, previous: torch.Tensor) -> Independent:
         """π^H given its observation groups (and the previous latent, if it reads it)."""
@@ -252,8 +252,15 @@ class LatentPolicyAgent(Agent):
         high = Independent(Normal(torch.stack(means), torch.stack(stds)), 1)
         return high, torch.stack(draws), torch.stack(previous_at)
 
-    def _low(self, z: torch.Tensor, features: torch.Tensor) -> SquashedNormal:
+    def low_policy(self, z: torch.Tensor, features: torch.Tensor) -> SquashedNormal:
+        """π^L(a | z, x_L) for latents ``[..., Z]`` and features ``[..., F]``."""
         return self.low(torch.cat([z, self.low_router(self.env_observation(features))], dim=-1))
+
+    def low_prior_policy(self, z: torch.Tensor, features: torch.Tensor) -> Independent | None:
+        """A separate π0^L's Gaussian over pre-squash actions, or None when the low level is shared."""
+        if self.low_prior is None:
+            return None
+        return self.low_prior(torch.cat([z, self.low_router(self.env_observation(features))], dim=-1))
 
     def _with_latent(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([features, z], dim=-1) if self.hierarchical else features
@@ -270,12 +277,8 @@ class LatentPolicyAgent(Agent):
             prior = self.flat_prior(self.prior_router(self.env_observation(features)))
             return {"kl": torch.distributions.kl_divergence(policy.dist.base, prior)}
         latent = policy.latent
-        low_prior = None
-        if self.low_prior is not None:
-            low_input = self.low_router(self.env_observation(features))
-            low_prior = self.low_prior(torch.cat([latent.z, low_input], -1))
         kl_high, kl_low = two_level_kl(latent.high, self.high_prior(latent.previous, latent.start),
-                                       policy.dist.base, low_prior)
+                                       policy.dist.base, self.low_prior_policy(latent.z, features))
         return {"kl_high": kl_high * latent.resampled, "kl_low": kl_low}
 
     @property
