@@ -50,6 +50,7 @@ from belief_rl.sweep.results import finished_trials, read_invocations, trained_s
 
 KL_KEYS = ("prior_kl", "prior_kl_high", "prior_kl_low")
 ACTION_KL_CACHE = "action_kl.json"
+KL_ACTIONS, KL_LATENTS = 64, 512  # actions per state and latents per density in the Monte Carlo action KL
 
 
 def _number(row: dict[str, Any], key: str) -> float:
@@ -88,7 +89,8 @@ def kl_on_own_states(run_dir: Path, episodes: int, seed: int) -> dict[str, Any] 
     regularized with) and ``action_kl`` (the true KL of the action distributions, by Monte Carlo); equal and
     exact for a flat prior. None for an agent without a learned prior. Cached in the run directory."""
     cache = run_dir / ACTION_KL_CACHE
-    key = {"episodes": episodes, "seed": seed, "trained_steps": trained_steps(run_dir)[0]}
+    key = {"episodes": episodes, "seed": seed, "trained_steps": trained_steps(run_dir)[0],
+           "num_actions": KL_ACTIONS, "num_latents": KL_LATENTS}
     if cache.exists():
         cached = json.loads(cache.read_text())
         if all(cached.get(name) == value for name, value in key.items()):
@@ -103,7 +105,7 @@ def kl_on_own_states(run_dir: Path, episodes: int, seed: int) -> dict[str, Any] 
             torch.manual_seed(seed)
             features = agent.sequence_features(rollout.batch, with_aux=False).features
             if agent.hierarchical:
-                both = agent_action_kl(agent, features)
+                both = agent_action_kl(agent, features, num_actions=KL_ACTIONS, num_latents=KL_LATENTS)
                 kl = {"kl_bound": both["bound"].mean().item(), "action_kl": both["action_kl"].mean().item()}
             else:
                 exact = sum(agent.prior_kl(agent.policy(features), features).values()).mean().item()

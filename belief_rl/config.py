@@ -198,6 +198,8 @@ class SVGConfig:
         _require(0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau}")
 
 HIGH_PRIORS = ("isotropic", "ar1", "learned_ar")
+#: High-level priors over z_t given z_{t-1}; under them π^H reads the previous latent too.
+AUTOREGRESSIVE_PRIORS = ("ar1", "learned_ar")
 PRIORS = ("none", "distral", *HIGH_PRIORS)
 TRANSFERABLE = ("high", "low", "prior")
 
@@ -254,7 +256,7 @@ class HierarchyConfig:
                  "marginal_samples needs latent_period = 1 (a held latent has no per-step marginal)")
         # Under an autoregressive prior π^H reads z_{t-1}, so Q depends on the latent through the steps after
         # it, and a ratio averaged over latents no longer weighs the (z, a) pair that Retrace's target uses.
-        _require(self.marginal_samples == 0 or self.prior not in ("ar1", "learned_ar"),
+        _require(self.marginal_samples == 0 or self.prior not in AUTOREGRESSIVE_PRIORS,
                  f"marginal_samples needs a π^H that does not read the previous latent (prior isotropic), "
                  f"got prior {self.prior}")
         _require(self.prior_lr > 0, f"prior_lr must be positive, got {self.prior_lr}")

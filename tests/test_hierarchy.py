@@ -19,7 +19,7 @@ from belief_rl.agents import LatentPolicyAgent, make_agent
 from belief_rl.checkpoint import CheckpointError
 from belief_rl.config import AgentConfig, HierarchyConfig, TrainConfig
 from belief_rl.hierarchy import AR1Prior, two_level_kl
-from belief_rl.hierarchy.action_kl import agent_action_kl, marginal_action_kl
+from belief_rl.hierarchy.action_kl import _log_marginals, agent_action_kl, marginal_action_kl
 from belief_rl.hierarchy.regularizer import LearnedPriorRegularizer
 from belief_rl.hierarchy.transfer import freeze_modules, load_modules
 from belief_rl.references.ball_tasks import ball_tasks_reference_returns
@@ -100,6 +100,25 @@ def test_monte_carlo_action_kl_matches_the_closed_form_of_linear_gaussian_levels
                                                    None if shared_low else low0(torch.tensor([[mu]]))))
         if shared_low:  # the bound is then the high-level KL alone, above the truth
             assert bound >= truth + 0.02
+
+
+
+@pytest.mark.parametrize("num_latents", [3, 4])
+def test_the_importance_weighted_marginal_densities_are_unbiased_for_any_number_of_latents(num_latents):
+    """Averaged over many repetitions, each density estimate (not its log) is the true marginal density."""
+    torch.manual_seed(0)
+    reps, (mu, s), (w, c, sigma) = 40_000, (0.7, 0.5), (1.5, 0.2, 0.3)
+    high, high0 = normal([mu] * reps, [s] * reps), normal([0.0] * reps, [1.0] * reps)
+
+    def low(z):
+        return Independent(Normal(w * z + c, torch.full_like(z, sigma)), 1)
+
+    action = torch.full((1, reps, 1), 1.4, dtype=torch.float64)
+    log_policy, log_prior = _log_marginals(high, high0, low, None, action, num_latents)
+    marginals = ((log_policy, (w * mu + c, w**2 * s**2 + sigma**2)), (log_prior, (c, w**2 + sigma**2)))
+    for estimate, (mean, var) in marginals:
+        truth = Normal(mean, math.sqrt(var)).log_prob(torch.tensor(1.4)).exp().item()
+        assert estimate.exp().mean().item() == pytest.approx(truth, rel=0.02)
 
 
 @pytest.mark.parametrize("prior", ["isotropic", "ar1"])

@@ -28,7 +28,7 @@ from torch import nn
 from torch.distributions import Independent, Normal
 
 from belief_rl.agents.base import ActOutput, Agent, FeatureOutput, PolicyOutput, SequenceBatch
-from belief_rl.config import AgentConfig, HierarchyConfig
+from belief_rl.config import AUTOREGRESSIVE_PRIORS, AgentConfig, HierarchyConfig
 from belief_rl.envs.task_specs import TaskSpec
 from belief_rl.hierarchy.priors import GaussianActionPrior, HighLevelPrior, make_high_prior, two_level_kl
 from belief_rl.hierarchy.routing import ObservationRouter, all_groups
@@ -95,7 +95,7 @@ class LatentPolicyAgent(Agent):
             # The paper's histories include the latents: under an autoregressive prior, π^H also reads the
             # previous latent, without which it could not follow the prior's dynamics (a memoryless π^H
             # pays a KL floor of ~0.3 nats per latent dimension against AR(1) with α = 0.9).
-            self.high_reads_latent = hierarchy.prior in ("ar1", "learned_ar")
+            self.high_reads_latent = hierarchy.prior in AUTOREGRESSIVE_PRIORS
             high_in = self.high_router.dim + (self.latent_size if self.high_reads_latent else 0)
             self.high = HighLevelPolicy(high_in, hierarchy.high_hidden, self.latent_size)
             self.low_router = ObservationRouter(groups, hierarchy.low_inputs)

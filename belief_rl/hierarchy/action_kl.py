@@ -40,7 +40,9 @@ def _log_marginals(high: Independent, high_prior: Independent, low: LowLevel, lo
     half = num_latents // 2
     z = torch.cat([high.sample((half,)), high_prior.sample((num_latents - half,))])  # [M, N, Z]
     log_high, log_high_prior = high.log_prob(z), high_prior.log_prob(z)  # [M, N]
-    log_mixture = torch.logaddexp(log_high, log_high_prior) - math.log(2.0)
+    # The mixture the latents were drawn from, in the proportions drawn (unbiased for odd M too).
+    log_mixture = torch.logaddexp(log_high + math.log(half / num_latents),
+                                  log_high_prior + math.log((num_latents - half) / num_latents))
     log_low = low(z).log_prob(actions.unsqueeze(1))  # [K, M, N]
     log_low_prior = log_low if low_prior is None else low_prior(z).log_prob(actions.unsqueeze(1))
     log_policy = torch.logsumexp(log_high - log_mixture + log_low, dim=1) - math.log(num_latents)
