@@ -73,14 +73,15 @@ def trial_result(run_dir: Path, success_level: float, kl_episodes: int = 0) -> d
     kl = sum(np.nanmean([_number(row, key) for row in tail]) for key in KL_KEYS
              if any(key in row for row in tail))
     returns = [_number(r, "eval_return") for r in evals]
-    return {"run_dir": str(run_dir), "steps": steps, "eval_return": returns,
-            "eval_success": success, "steps_to_success": reached, "total_steps": steps[-1] if steps else 0,
-            "final_return": float(np.mean(returns[-3:])) if evals else None,
-            "final_success": float(np.mean(success[-3:])) if evals else None,
-            "final_kl": float(kl) if any(key in rows[-1] for key in KL_KEYS) else None,
-            "wall_time_s": _number(rows[-1], "wall_time") if rows else None,
-            **((kl_on_own_states(run_dir, kl_episodes, seed=0) if kl_episodes else None) or {})}
-
+    result = {"run_dir": str(run_dir), "steps": steps, "eval_return": returns,
+              "eval_success": success, "steps_to_success": reached, "total_steps": steps[-1] if steps else 0,
+              "final_return": float(np.mean(returns[-3:])) if evals else None,
+              "final_success": float(np.mean(success[-3:])) if evals else None,
+              "final_kl": float(kl) if any(key in rows[-1] for key in KL_KEYS) else None,
+              "wall_time_s": _number(rows[-1], "wall_time") if rows else None}
+    if kl_episodes:
+        result.update(kl_on_own_states(run_dir, kl_episodes, seed=0) or {})
+    return result
 
 
 def kl_on_own_states(run_dir: Path, episodes: int, seed: int) -> dict[str, Any] | None:
