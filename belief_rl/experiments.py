@@ -68,8 +68,9 @@ def steps_to_reach(curve: dict[str, list[float]], level: float) -> float | None:
 
 def machine_description() -> str:
     """CPU architecture, core count, torch version and threads, for result files."""
+    threads = torch.get_num_threads()
     return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
+            f"{threads} thread{'s' if threads != 1 else ''}")
 
 
 def committed_env_summaries(path: Path) -> dict[str, dict]:

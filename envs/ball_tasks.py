@@ -14,6 +14,14 @@ belief_rl contract like the meta-RL ones (``info["task"]`` is the chosen target'
 ``info["success"]`` says, at every step, whether the reward condition holds now; an episode counts as a
 success when it holds at the last step (the agent got there and stayed).
 
+**Shaping** (``shaping=c > 0``, off by default) adds c·(Φ(s') − Φ(s)) to every step's reward, where Φ is minus
+the distance still to cover: from the ball to the chosen target, or from the ball to the box plus from the box
+to the chosen target. It pays for progress only: an episode's shaping terms sum to c·(Φ(s_T) − Φ(s_0)), so
+nothing is earned by standing still or going round in circles. (The discounted form c·(γΦ(s') − Φ(s)) of Ng
+et al. 1999 pays c·(1 − γ)·distance for every step spent far away, and in a pilot on the box task an agent
+learned to do exactly that.) The box's sparse reward is out of reach of random pushes; the term points the
+way. ``info["success"]`` is unchanged, so success rates stay comparable.
+
 **Observation groups.** The observation is the concatenation of named groups, declared in
 ``observation_groups`` (name → ``(start, stop)``) so that a configuration can route each group to the
 modules that may see it (information asymmetry):
@@ -72,14 +80,17 @@ def observation_groups(num_targets: int, box: bool) -> dict[str, tuple[int, int]
 class _BallTasksCore:
     """Layout draws, rewards and observations for a batch of arenas (a single env is a batch of one)."""
 
-    def _setup(self, num_envs: int, num_targets: int, box: bool, episode_length: int) -> None:
+    def _setup(self, num_envs: int, num_targets: int, box: bool, episode_length: int, shaping: float) -> None:
         from belief_rl.envs.ball import BallPhysics, ball_arena_xml  # MuJoCo only when a ball env is built
 
         if num_targets < 1:
             raise ValueError(f"num_targets must be >= 1, got {num_targets}")
         if episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
+        if not (np.isfinite(shaping) and shaping >= 0):
+            raise ValueError(f"shaping must be a finite number >= 0, got {shaping}")
         self.num_targets, self.has_box, self.episode_length = num_targets, box, episode_length
+        self.shaping = float(shaping)
         self.physics = BallPhysics(num_envs, ball_arena_xml(HALF_EXTENT, box_half_size=BOX_HALF_SIZE if box
                                                             else None))
         self.task_spec = CategoricalTask(num_targets)
@@ -96,6 +107,7 @@ class _BallTasksCore:
         self._targets = np.zeros((num_envs, num_targets, 2))
         self._task = np.zeros(num_envs, dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
+        self._potential = np.zeros(num_envs)
 
     # -- layouts ---------------------------------------------------------------------------------
     def _draw_layout(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
@@ -128,6 +140,7 @@ class _BallTasksCore:
         boxes = np.stack([layout[2] for layout in layouts]) if self.has_box else None
         self.physics.reset(indices, balls, boxes)
         self._t[indices] = 0
+        self._potential[indices] = self._potentials()[indices]
 
     # -- dynamics --------------------------------------------------------------------------------
     def _chosen_target(self) -> np.ndarray:
@@ -137,6 +150,23 @@ class _BallTasksCore:
         """Whether the ball (or box) is on the chosen target now."""
         mover = self.physics.box_positions() if self.has_box else self.physics.positions()
         return np.linalg.norm(mover - self._chosen_target(), axis=-1) <= TARGET_RADIUS
+
+    def _potentials(self) -> np.ndarray:
+        """Φ of every arena: minus the distance the ball (and the box) still have to cover."""
+        ball = self.physics.positions()
+        if not self.has_box:
+            return -np.linalg.norm(self._chosen_target() - ball, axis=-1)
+        box = self.physics.box_positions()
+        return -(np.linalg.norm(box - ball, axis=-1) + np.linalg.norm(self._chosen_target() - box, axis=-1))
+
+    def _rewards(self, resetting: np.ndarray) -> np.ndarray:
+        """1 while on the chosen target, plus the shaping term; 0 on the step that resets an arena."""
+        rewards = self._success().astype(np.float64)
+        if self.shaping > 0:
+            potential = self._potentials()
+            rewards += self.shaping * (potential - self._potential)
+            self._potential = potential
+        return np.where(resetting, 0.0, rewards)
 
     def _observations(self) -> np.ndarray:
         dt = self.physics.control_dt
@@ -166,9 +196,9 @@ class BallTasksVectorEnv(_BallTasksCore, TaskVectorEnv):
                                 "autoreset_mode": gymnasium.vector.AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, *, num_targets: int = 3, box: bool = False,
-                 episode_length: int = 100) -> None:
+                 episode_length: int = 100, shaping: float = 0.0) -> None:
         check_num_envs(num_envs)
-        self._setup(num_envs, num_targets, box, episode_length)
+        self._setup(num_envs, num_targets, box, episode_length, shaping)
         self.num_envs = num_envs
         self.single_observation_space, self.single_action_space = self._obs_space, self._action_space
         self.observation_space = batch_space(self._obs_space, num_envs)
@@ -201,8 +231,7 @@ class BallTasksVectorEnv(_BallTasksCore, TaskVectorEnv):
         if resetting.any():
             self._reset_subenvs(np.flatnonzero(resetting), None)
         self._t[~resetting] += 1
-        success = self._success()
-        rewards = np.where(resetting, 0.0, success.astype(np.float64))
+        rewards = self._rewards(resetting)
         terminations = ~resetting & (self._t >= self.episode_length)
         self._needs_reset = terminations
         return (self._observations(), rewards, terminations, np.zeros(self.num_envs, dtype=bool),
@@ -214,8 +243,10 @@ class BallTasksEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, *, num_targets: int = 3, box: bool = False, episode_length: int = 100) -> None:
-        self._vector = BallTasksVectorEnv(1, num_targets=num_targets, box=box, episode_length=episode_length)
+    def __init__(self, *, num_targets: int = 3, box: bool = False, episode_length: int = 100,
+                 shaping: float = 0.0) -> None:
+        self._vector = BallTasksVectorEnv(1, num_targets=num_targets, box=box, episode_length=episode_length,
+                                          shaping=shaping)
         self.observation_space = self._vector.single_observation_space
         self.action_space = self._vector.single_action_space
         self.task_spec = self._vector.task_spec

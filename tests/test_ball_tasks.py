@@ -109,3 +109,41 @@ def test_bad_task_options_are_refused():
         env.reset(seed=0, options={"task": 3})
     _, info = env.reset(seed=0, options={"task": 2})
     np.testing.assert_array_equal(info["task"], [2, 2])
+
+
+def _distance_to_go(env) -> np.ndarray:
+    """Φ computed from the physics: minus the distance the ball (and box) still have to cover."""
+    core, physics = env.unwrapped, env.unwrapped.physics
+    target = core._chosen_target()
+    if not core.has_box:
+        return -np.linalg.norm(target - physics.positions(), axis=-1)
+    box = physics.box_positions()
+    return -np.linalg.norm(box - physics.positions(), axis=-1) - np.linalg.norm(target - box, axis=-1)
+
+
+@pytest.mark.parametrize("env_id", ["belief_rl/BallTargets-K3-v0", "belief_rl/BallBox-K3-v0"])
+def test_shaping_pays_the_progress_made_and_sums_to_the_distance_closed(env_id):
+    env = envs.make_vector_env(env_id, 8, shaping=2.0)
+    obs, _ = env.reset(seed=2)
+    start = before = _distance_to_go(env)
+    shaping_sum = np.zeros(8)
+    for _ in range(env.unwrapped.episode_length):
+        obs, reward, terminated, _, info = env.step(env.action_space.sample())
+        after = _distance_to_go(env)
+        np.testing.assert_allclose(reward, info["success"] + 2.0 * (after - before), atol=1e-12)
+        shaping_sum += reward - info["success"]
+        before = after
+    assert terminated.all()
+    np.testing.assert_allclose(shaping_sum, 2.0 * (after - start), atol=1e-9)  # nothing for going in circles
+    obs, reward, *_ = env.step(env.action_space.sample())  # the autoreset step
+    np.testing.assert_array_equal(reward, 0.0)
+    np.testing.assert_allclose(env.unwrapped._potential, _distance_to_go(env))  # the new episode's start
+
+
+def test_shaping_rewards_the_expert_and_bad_shaping_is_refused():
+    shaped = ball_tasks_reference_returns("belief_rl/BallBox-K1-v0", 16, 0, {"shaping": 5.0})
+    plain = ball_tasks_reference_returns("belief_rl/BallBox-K1-v0", 16, 0, {})
+    assert shaped["expert"]["mean"] > plain["expert"]["mean"] + 2  # it closes the distance to go
+    assert shaped["expert"]["mean"] > shaped["random"]["mean"] + 20
+    with pytest.raises(ValueError, match="shaping must"):
+        BallTasksEnv(shaping=-1.0)
