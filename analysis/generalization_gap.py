@@ -8,8 +8,10 @@ and on held-out tasks of the disjoint validation split (cached in each run direc
 ``--out``:
 
 - ``generalization_gap.json``: every trial's numbers and, per (agent, β, training-set size), mean ± s.e. over
-  seeds of the training return, the held-out return and their difference (the gap), and the bottleneck's KL;
-  and each β > 0 paired with β = 0 seed by seed (the change in gap and in held-out return);
+  seeds of the training return, the held-out return and their difference (the gap), the mean of the periodic
+  held-out evaluations over training (``curve_mean``: the area under the learning curve per evaluation, a
+  measure of sample efficiency), and the bottleneck's KL; and each β > 0 paired with β = 0 seed by seed (the
+  change in gap, in held-out return and in ``curve_mean``);
 - ``generalization_gap.png``: training and held-out return vs the number of training tasks (log x), the gap,
   and held-out learning curves per β at chosen training-set sizes (sample efficiency).
 
@@ -36,7 +38,7 @@ import numpy as np  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import evaluate_agent  # noqa: E402
-from belief_rl.experiments import machine_description, mean_curve, read_metrics  # noqa: E402
+from belief_rl.experiments import learning_curve, machine_description, mean_curve, read_metrics  # noqa: E402
 from belief_rl.plotting import plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
@@ -45,6 +47,9 @@ from belief_rl.sweep.results import finished_trials, read_invocations, trained_s
 
 CACHE_NAME = "generalization.json"
 UNLIMITED = "unlimited"
+#: The per-trial numbers averaged over seeds, and (all but the training return) paired with β = 0.
+CELL_KEYS = ("train_return", "held_out_return", "gap", "curve_mean")
+PAIRED_KEYS = ("gap", "held_out_return", "curve_mean")
 
 
 def evaluate_trial(run_dir: Path, num_tasks: int, eval_seed: int) -> dict[str, Any]:
@@ -89,7 +94,7 @@ def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item[0][0], item[0][1], math.inf if item[0][2] is None else item[0][2])):
         cell: dict[str, Any] = {"agent": agent, "ib_beta": beta, "train_tasks": size if size else UNLIMITED,
                                 "seeds": sorted(m["seed"] for m in members)}
-        for key in ("train_return", "held_out_return", "gap"):
+        for key in CELL_KEYS:
             mean, stderr = mean_stderr(np.array([m[key] for m in members]))
             cell[key] = {"mean": float(mean), "stderr": float(stderr)}
         kls = [m["bottleneck_kl"] for m in members if m["bottleneck_kl"] is not None]
@@ -100,9 +105,9 @@ def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def paired_differences(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each bottleneck strength against β = 0, seed by seed: the change in gap and in held-out return, mean ±
-    s.e. over the seeds both trained. A seed draws the same training tasks at every β, so pairing removes the
-    spread that comes from which tasks were drawn."""
+    """Each bottleneck strength against β = 0, seed by seed: the change in gap, in held-out return and in the
+    learning curve's mean, mean ± s.e. over the seeds both trained. A seed draws the same training tasks at
+    every β, so pairing removes the spread that comes from which tasks were drawn."""
     by_key = {(t["agent"], t["ib_beta"], t["train_tasks"], t["seed"]): t for t in trials}
     groups: dict[tuple, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for (agent, beta, size, seed), trial in by_key.items():
@@ -114,7 +119,7 @@ def paired_differences(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item[0][0], item[0][1], math.inf if item[0][2] is None else item[0][2])):
         row: dict[str, Any] = {"agent": agent, "ib_beta": beta, "train_tasks": size if size else UNLIMITED,
                                "seeds": sorted(trial["seed"] for trial, _ in pairs)}
-        for key in ("gap", "held_out_return"):
+        for key in PAIRED_KEYS:
             mean, stderr = mean_stderr(np.array([trial[key] - baseline[key] for trial, baseline in pairs]))
             row[key] = {"mean": float(mean), "stderr": float(stderr)}
         rows.append(row)
@@ -233,6 +238,8 @@ def main() -> None:
     trials, start = [], time.monotonic()
     for done, run_dir in enumerate(finished, 1):
         trial = evaluate_trial(run_dir, args.eval_tasks, args.eval_seed)
+        # Read afresh (not cached): cheap, and the same for every trial of a sweep's evaluation schedule.
+        trial["curve_mean"] = float(np.mean(learning_curve(run_dir)[1]))
         trials.append(trial)
         elapsed = time.monotonic() - start
         eta = elapsed / done * (len(finished) - done)
@@ -259,19 +266,18 @@ def main() -> None:
     if cells:
         plot(cells, curves, f"{env_id}: generalization gap vs training tasks and bottleneck β",
              args.out / "generalization_gap.png")
-    print(f"{'setting':16} {'tasks':>9} {'train':>14} {'held-out':>14} {'gap':>14} {'KL':>7}")
+    print(f"{'setting':16} {'tasks':>9} {'train':>14} {'held-out':>14} {'gap':>14} {'curve mean':>14} "
+          f"{'KL':>7}")
     for c in cells:
         kl = f"{c['bottleneck_kl']:7.2f}" if c["bottleneck_kl"] is not None else f"{'-':>7}"
         print(f"{setting_label(c['agent'], c['ib_beta']):16} {c['train_tasks']!s:>9} "
-              + " ".join(f"{c[k]['mean']:7.2f} ± {c[k]['stderr']:4.2f}" for k in ("train_return",
-                                                                                    "held_out_return", "gap"))
-              + f" {kl}")
+              + " ".join(f"{c[k]['mean']:7.2f} ± {c[k]['stderr']:4.2f}" for k in CELL_KEYS) + f" {kl}")
     if results["paired_vs_beta_0"]:
         print("paired with β = 0 seed by seed:")
-        print(f"{'setting':16} {'tasks':>9} {'Δ gap':>14} {'Δ held-out':>14}")
+        print(f"{'setting':16} {'tasks':>9} {'Δ gap':>14} {'Δ held-out':>14} {'Δ curve mean':>14}")
     for row in results["paired_vs_beta_0"]:
         print(f"{setting_label(row['agent'], row['ib_beta']):16} {row['train_tasks']!s:>9} " + " ".join(
-            f"{row[k]['mean']:+7.2f} ± {row[k]['stderr']:4.2f}" for k in ("gap", "held_out_return")))
+            f"{row[k]['mean']:+7.2f} ± {row[k]['stderr']:4.2f}" for k in PAIRED_KEYS))
     print(f"wrote {args.out / 'generalization_gap.json'} and {args.out / 'generalization_gap.png'}")
 
 

@@ -346,5 +346,9 @@ def test_study_scripts_read_finished_trials_into_json_and_figures(tmp_path):
     assert paired[4]["held_out_return"]["mean"] == pytest.approx(
         trial["held_out_return"] - baseline["held_out_return"])
     assert paired["unlimited"]["gap"]["mean"] == 0.0
+    evaluations = [float(r["eval_return"]) for r in read_metrics(Path(trial["run_dir"]))
+                   if r["eval_return"] not in ("", "nan")]
+    assert len(evaluations) >= 2 and trial["curve_mean"] == pytest.approx(sum(evaluations) / len(evaluations))
+    assert paired[4]["curve_mean"]["mean"] == pytest.approx(trial["curve_mean"] - baseline["curve_mean"])
     assert set(gap["curves"]) == {"4", "unlimited"}  # the smallest set and fresh tasks, per β
     assert set(gap["curves"]["4"]) == {"belief β=0", "belief β=0.1"}
