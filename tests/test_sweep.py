@@ -138,6 +138,19 @@ def test_dry_run_lists_trials_and_flags_invalid_ones_without_training(tmp_path, 
     assert not (tmp_path / "sweep").exists()
 
 
+STUDY_SPECS = sorted((Path(__file__).resolve().parents[1] / "analysis" / "sweeps").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", STUDY_SPECS, ids=lambda path: path.stem)
+def test_every_committed_study_spec_builds_a_valid_config_for_every_trial(path):
+    spec = SweepSpec.from_file(path)
+    trials = spec.trials()
+    assert len(trials) >= len(spec.seeds) and len({trial.name for trial in trials}) == len(trials)
+    for trial in trials:
+        config = spec.config(trial, num_threads=1)
+        assert config.seed == trial.seed and config.env_id == spec.env
+
+
 # -- a sweep's state, read from its run directories (no Ray) ----------------------------------------------
 def _train_without_ray(spec: SweepSpec, sweep_dir: Path) -> None:
     for trial in spec.trials():
