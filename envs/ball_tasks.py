@@ -140,7 +140,8 @@ class _BallTasksCore:
         boxes = np.stack([layout[2] for layout in layouts]) if self.has_box else None
         self.physics.reset(indices, balls, boxes)
         self._t[indices] = 0
-        self._potential[indices] = self._potentials()[indices]
+        if self.shaping > 0:  # resets happen every episode: no distances for unshaped arenas
+            self._potential[indices] = self._potentials()[indices]
 
     # -- dynamics --------------------------------------------------------------------------------
     def _chosen_target(self) -> np.ndarray:
