@@ -20,6 +20,7 @@ from belief_rl.checkpoint import CheckpointError
 from belief_rl.config import AgentConfig, HierarchyConfig, TrainConfig
 from belief_rl.hierarchy import AR1Prior, two_level_kl
 from belief_rl.hierarchy.action_kl import _log_marginals, agent_action_kl, marginal_action_kl
+from belief_rl.hierarchy.prior_actor import PriorActor
 from belief_rl.hierarchy.regularizer import LearnedPriorRegularizer
 from belief_rl.hierarchy.transfer import freeze_modules, load_modules
 from belief_rl.references.ball_tasks import ball_tasks_reference_returns
@@ -283,6 +284,48 @@ def test_with_a_shared_low_level_the_prior_is_the_low_level_and_an_empty_module_
         load_modules(flat, latent_agent("feedforward", seed=3), ("prior",))
     with pytest.raises(CheckpointError, match="nothing to freeze in 'prior'"):
         freeze_modules(flat, ("prior",))
+
+
+def _act(actor, obs: torch.Tensor, state, seed: int = 5, deterministic: bool = False):
+    inputs = actor.encode_inputs(obs, torch.zeros(obs.shape[0], 2), torch.zeros(obs.shape[0]),
+                                 torch.ones(obs.shape[0]), 0)
+    torch.manual_seed(seed)
+    return actor.act(inputs, state, deterministic)
+
+
+@pytest.mark.parametrize("prior", ["isotropic", "learned_ar", "distral"])
+def test_the_prior_actor_plays_the_default_policy_alone_and_never_reads_the_task(prior):
+    kind = "feedforward" if prior == "distral" else "hierarchical"
+    agent = latent_agent(kind, prior=prior, shared_low=prior == "isotropic", prior_inputs=("proprio",),
+                         low_inputs=("proprio", "targets"))
+    actor = PriorActor(agent)
+    obs = observations(batch=16, steps=1)[0]
+    out, (z, step) = _act(actor, obs, actor.initial_state(16))
+    other, _ = _act(actor, with_other_task(obs), actor.initial_state(16))
+    torch.testing.assert_close(other.action, out.action)  # π0 does not see the task
+    assert torch.equal(step, torch.ones(16, dtype=torch.long))
+    mode, _ = _act(actor, obs, actor.initial_state(16), deterministic=True)
+    if prior == "distral":  # the flat prior's Gaussian, squashed into the [-1, 1] action box
+        torch.testing.assert_close(mode.action, torch.tanh(agent.flat_prior(agent.prior_router(obs)).mean))
+        return
+    # The first latent is N(0, I) under every high-level prior, drawn before the action.
+    torch.manual_seed(5)
+    expected_z = torch.randn(16, agent.latent_size)
+    torch.testing.assert_close(z, expected_z)
+    if prior == "isotropic":  # shared low level: π0^L is π^L
+        assert torch.equal(out.action, _act_low(agent, expected_z, obs))
+    else:
+        low_prior_mean = agent.low_prior(torch.cat([torch.zeros(16, agent.latent_size),
+                                                    agent.low_router(obs)], dim=-1)).mean
+        torch.testing.assert_close(mode.action, torch.tanh(low_prior_mean))
+        assert not torch.allclose(mode.action, agent.low_policy(torch.zeros(16, agent.latent_size), obs).mode)
+
+
+def _act_low(agent: LatentPolicyAgent, z: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """π^L's draw for ``z`` with the RNG where the prior actor leaves it after drawing z (seed 5)."""
+    torch.manual_seed(5)
+    torch.randn(*z.shape)
+    return agent.low_policy(z, obs).sample()
 
 
 def test_transfer_between_unlike_agents_fails_in_one_line():
