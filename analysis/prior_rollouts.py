@@ -9,10 +9,11 @@ each run (a hierarchical or DISTRAL run with a learned prior) this plays ``--epi
 - ``policy``: the run's own policy (on the run's own env only: its task inputs differ elsewhere);
 - ``random``: uniform random actions.
 
-It reports, per actor, the success rate at the last step, how far the mover (the box in box tasks, else the
-ball) moved between the first and the last step, its distance to the chosen target at both, and the fraction
-of episodes that end at least 0.1 closer. Runs named ``label,seed=N`` (sweep trials) are grouped by label:
-mean ± s.e. over seeds. Writes ``--out`` (JSON) and a bar plot beside it.
+It reports, per actor: the success rate at the last step; how often the mover (the box in box tasks, else the
+ball) ends on any target, chosen or not (a policy that pushes well but picks the wrong target scores here and
+not in success); how far the mover moved between the first and the last step; its distance to the chosen
+target at both; and the fraction of episodes that end at least 0.1 closer. Runs named ``label,seed=N`` (sweep
+trials) are grouped by label: mean ± s.e. over seeds. Writes ``--out`` (JSON) and a bar plot beside it.
 
     python analysis/prior_rollouts.py results/behavior_priors/t2_box/t2_box_pretrain/trials/* \\
         --env belief_rl/BallBox-K3-v0 --out results/behavior_priors/t2_box/prior_rollouts.json
@@ -40,6 +41,7 @@ from belief_rl import envs  # noqa: E402
 from belief_rl.agents.base import ActOutput, State  # noqa: E402
 from belief_rl.agents.latent import LatentPolicyAgent  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
+from belief_rl.envs.ball_tasks import TARGET_RADIUS  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
 from belief_rl.experiments import machine_description  # noqa: E402
@@ -51,7 +53,7 @@ from belief_rl.seeding import evaluation_base_seed  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
 
 ACTORS = ("prior", "policy", "random")
-METRICS = ("success", "moved", "start_distance", "end_distance", "closer")
+METRICS = ("success", "any_target", "moved", "start_distance", "end_distance", "closer")
 CLOSER_BY = 0.1
 
 
@@ -85,7 +87,8 @@ def episode_measures(agent: LatentPolicyAgent, actor: Any, env_id: str, env_kwar
     rows = np.arange(episodes)
     start_distance = np.linalg.norm(offsets[0, rows, chosen], axis=-1)
     end_distance = np.linalg.norm(offsets[-1, rows, chosen], axis=-1)
-    return {"success": rollout.success.astype(float),
+    on_any = np.linalg.norm(offsets[-1], axis=-1).min(axis=-1) <= TARGET_RADIUS
+    return {"success": rollout.success.astype(float), "any_target": on_any.astype(float),
             "moved": np.linalg.norm(offsets[-1, :, 0] - offsets[0, :, 0], axis=-1),
             "start_distance": start_distance, "end_distance": end_distance,
             "closer": (end_distance <= start_distance - CLOSER_BY).astype(float)}

@@ -402,6 +402,34 @@ def test_behavior_priors_script_measures_bound_and_action_kl_on_the_agents_own_s
     assert analyze()["hier"]["trials"][0]["action_kl"] == hier["action_kl"]  # from the cache
 
 
+def test_prior_rollouts_script_plays_prior_policy_and_random_from_the_same_starts(tmp_path):
+    """analysis/prior_rollouts.py on a tiny trained run: every actor meets the same held-out start states, the
+    run's policy plays only on its own env, and a bad run directory is a one-line exit 2."""
+    root = Path(__file__).resolve().parents[1]
+    run_dir = tmp_path / "hier,seed=0"
+    Trainer.create(short_config(), run_dir).train(progress=False)
+    script = root / "analysis" / "prior_rollouts.py"
+
+    def rollouts(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(script), *args, "--episodes", "16"], capture_output=True,
+                              text=True, timeout=300, cwd=root)
+
+    for env_id, actors in ((None, {"prior", "policy", "random"}), (ENV, {"prior", "random"})):
+        out = tmp_path / f"{env_id is None}.json"
+        completed = rollouts(str(run_dir), "--out", str(out), *(["--env", env_id] if env_id else []))
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        run = json.loads(out.read_text())["settings"]["hier"]["runs"][0]
+        assert run["seed"] == 0 and set(run) - {"seed", "run", "env"} == actors
+        starts = {run[actor]["start_distance"] for actor in actors}
+        assert len(starts) == 1 and starts.pop() > 0.3  # the same layouts; targets start ≥ 0.4 from the ball
+        for actor in actors:
+            assert 0.0 <= run[actor]["success"] <= run[actor]["any_target"] <= 1.0
+        if env_id is None:  # the run's own one-target arena: on any target is on the chosen one
+            assert all(run[actor]["success"] == run[actor]["any_target"] for actor in actors)
+    bad = rollouts(str(tmp_path / "missing"), "--out", str(tmp_path / "x.json"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
 def test_config_refuses_priors_that_do_not_fit_the_agent():
     with pytest.raises(ValueError, match="needs --agent hierarchical"):
         TrainConfig(algorithm="svg0", agent={"kind": "feedforward"}, hierarchy={"prior": "ar1"})
