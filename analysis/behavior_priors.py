@@ -7,7 +7,8 @@ for the last spec, groups its trials by setting and writes into ``--out``:
 
 - ``behavior_priors.json``: per setting and seed, the environment steps until the periodic evaluation's
   success rate first reaches ``--success`` (80% by default), the final return and success rate, and the final
-  KL(π ‖ π0) (the two-level bound for hierarchical agents) as the learner logged it on replayed data; and the
+  KL(π ‖ π0) (the two-level bound for hierarchical agents) as the learner logged it on replayed data, the
+  mean Retrace trace over the run (how far its off-policy returns reach back); and the
   trained agent's KL on the states of ``--kl-episodes`` held-out episodes it plays, both the bound and the
   true KL between the action distributions (Monte Carlo; a flat prior's KL is exact), so that a hierarchical
   prior and a flat one are compared on the same quantity; per setting, mean ± s.e. over seeds;
@@ -73,12 +74,15 @@ def trial_result(run_dir: Path, success_level: float, kl_episodes: int = 0) -> d
     kl = sum(np.nanmean([_number(row, key) for row in tail]) for key in KL_KEYS
              if any(key in row for row in tail))
     returns = [_number(r, "eval_return") for r in evals]
+    traces = [_number(row, "trace_mean") for row in rows]
     result = {"run_dir": str(run_dir), "steps": steps, "eval_return": returns,
               "eval_success": success, "steps_to_success": reached, "total_steps": steps[-1] if steps else 0,
               "final_return": float(np.mean(returns[-3:])) if evals else None,
               "final_success": float(np.mean(success[-3:])) if evals else None,
               "final_kl": float(kl) if any(key in rows[-1] for key in KL_KEYS) else None,
-              "wall_time_s": _number(rows[-1], "wall_time") if rows else None}
+              "wall_time_s": _number(rows[-1], "wall_time") if rows else None,
+              # Retrace's mean trace λ·min(1, ρ) over the run: how far off-policy returns reach back.
+              "trace_mean": float(np.nanmean(traces)) if not all(map(math.isnan, traces)) else None}
     if kl_episodes:
         result.update(kl_on_own_states(run_dir, kl_episodes, seed=0) or {})
     return result
@@ -123,6 +127,7 @@ def summarize_setting(results: list[dict[str, Any]]) -> dict[str, Any]:
                         ("final_return", [r["final_return"] for r in results]),
                         ("final_success", [r["final_success"] for r in results]),
                         ("final_kl", [r["final_kl"] for r in results if r["final_kl"] is not None]),
+                        ("trace_mean", [r["trace_mean"] for r in results if r.get("trace_mean") is not None]),
                         *((key, [r[key] for r in results if key in r]) for key in ("kl_bound", "action_kl"))):
         if values:
             mean, stderr = mean_stderr(np.array(values, dtype=float))
