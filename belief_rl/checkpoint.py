@@ -23,6 +23,10 @@ from belief_rl.errors import BeliefRLError
 
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+#: Set in a checkpoint that keeps a finished run's weights and counters only (``belief-rl slim``): no replay,
+#: optimizer, target-network or RNG state, so it can be evaluated, plotted and transferred from, not trained.
+WEIGHTS_ONLY = "weights_only"
+WEIGHTS_ONLY_KEYS = ("config", "agent", "update", "global_step", "elapsed", "last_eval")
 
 
 class CheckpointError(BeliefRLError):

@@ -26,7 +26,7 @@ from belief_rl.errors import BeliefRLError
 from belief_rl.evaluation import POLICIES, evaluate_references, evaluate_run, format_results
 from belief_rl.families import family_of, preset_for_env
 from belief_rl.presets import NO_PRESET, PRESETS, chosen_preset, make_config
-from belief_rl.runs import read_config
+from belief_rl.runs import read_config, slim_checkpoint
 from belief_rl.stats import mean_stderr
 from belief_rl.training import Trainer
 from belief_rl.version import __version__
@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="score the stochastic policy (the one the learners optimize), the greedy one "
                                "(each action distribution's mode), or both on the same tasks (default)")
     evaluate.add_argument("--env", default=None, help="check that the run was trained on this environment")
+
+    slim = commands.add_parser("slim", help="drop finished runs' replay and optimizer state from their "
+                                            "checkpoints (the weights stay: evaluate, plot and transfer from "
+                                            "them; no further training)")
+    slim.add_argument("run_dirs", type=Path, nargs="+")
 
     baselines = commands.add_parser("baselines", help="the reference policies alone (bandit strategies, "
                                                       "scripted oracles and explorers)")
@@ -223,6 +228,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slim(args: argparse.Namespace) -> int:
+    for run_dir in args.run_dirs:
+        before, after = slim_checkpoint(run_dir)
+        print(f"{run_dir}: checkpoint {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+    return 0
+
+
 def _baselines(args: argparse.Namespace) -> int:
     envs.env_spec_kwargs(args.env)
     num_tasks = _num_tasks(args.num_tasks, args.env)
@@ -353,7 +365,7 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _train, "evaluate": _evaluate, "baselines": _baselines, "demos": _demos,
+_COMMANDS = {"train": _train, "evaluate": _evaluate, "slim": _slim, "baselines": _baselines, "demos": _demos,
              "prior": _prior, "list": _list, "config": _config, "plot": _plot, "sweep": _sweep}
 
 

@@ -19,7 +19,15 @@ from belief_rl.agents import Agent, make_agent
 from belief_rl.agents.base import SequenceBatch
 from belief_rl.algorithms import PPO, SVG0, Learner
 from belief_rl.algorithms.regularizers import PolicyRegularizer
-from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, atomic_write_bytes, load_checkpoint
+from belief_rl.checkpoint import (
+    CHECKPOINT_NAME,
+    WEIGHTS_ONLY,
+    WEIGHTS_ONLY_KEYS,
+    CheckpointError,
+    atomic_write_bytes,
+    load_checkpoint,
+    save_checkpoint,
+)
 from belief_rl.config import TrainConfig
 from belief_rl.histories import scripted_histories
 from belief_rl.seeding import history_seed
@@ -158,3 +166,28 @@ def load_agent(run_dir: Path) -> tuple[Agent, TrainConfig, dict[str, Any]]:
         raise CheckpointError(f"checkpoint in {run_dir} does not match its config "
                               f"({str(exc).splitlines()[0]})") from None
     return agent, config, payload
+
+
+def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
+    """Rewrite a finished run's checkpoint with its weights and counters only, dropping the learner's state
+    (replay buffer, optimizers, target networks) and the RNG streams; returns the file's ``(bytes before,
+    bytes after)``.
+
+    What evaluation, belief plots and transfer read stays, so a slimmed run can be shipped as a trained
+    artifact (an off-policy run's replay is most of its checkpoint). It cannot be trained further, so an
+    unfinished run is refused (:class:`CheckpointError`). Slimming a slimmed run changes nothing.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT_NAME
+    config = read_config(run_dir)
+    payload = load_checkpoint(path, expected_env_id=config.env_id)
+    before = path.stat().st_size
+    if payload.get(WEIGHTS_ONLY):
+        return before, before
+    if payload["global_step"] < config.total_steps:
+        done, budget = payload["global_step"], config.total_steps
+        raise CheckpointError(f"{run_dir} has trained {done:,} of its {budget:,} steps: only a finished run "
+                              "can be slimmed (a slimmed run cannot resume)")
+    save_checkpoint(path, {**{key: payload[key] for key in WEIGHTS_ONLY_KEYS}, WEIGHTS_ONLY: True})
+    return before, path.stat().st_size
+

@@ -26,7 +26,13 @@ from tqdm import tqdm
 from belief_rl import envs
 from belief_rl.agents.latent import LatentPolicyAgent
 from belief_rl.belief_report import belief_figure, has_belief_figure
-from belief_rl.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint, save_checkpoint
+from belief_rl.checkpoint import (
+    CHECKPOINT_NAME,
+    WEIGHTS_ONLY,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from belief_rl.config import TrainConfig
 from belief_rl.errors import BeliefRLError
 from belief_rl.evaluation import evaluate_agent
@@ -76,6 +82,7 @@ class Trainer:
         self.global_step = 0
         self.elapsed = 0.0  # training wall time across resumes
         self.last_eval = float("nan")
+        self.weights_only = False  # restored from a slimmed checkpoint: nothing left to train
         self.pending_figure: Figure | None = None  # a belief figure for TensorBoard, drawn at an evaluation
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -100,35 +107,47 @@ class Trainer:
         """
         run_dir = Path(run_dir)
         config = read_config(run_dir)
+        has_checkpoint = (run_dir / CHECKPOINT_NAME).exists()
+        payload = (load_checkpoint(run_dir / CHECKPOINT_NAME, expected_env_id=config.env_id)
+                   if has_checkpoint else {})
+        if payload.get(WEIGHTS_ONLY) and payload["global_step"] < (total_steps or config.total_steps):
+            raise CheckpointError(f"{run_dir} keeps its final weights only (slimmed): it can be evaluated "
+                                  "and transferred from, not trained further")
         changes = {name: value for name, value in (("total_steps", total_steps), ("num_threads", num_threads))
                    if value is not None and value != getattr(config, name)}
         if changes:
             config = dataclasses.replace(config, **changes)
             write_config(run_dir, config)
-        if not (run_dir / CHECKPOINT_NAME).exists():
+        if not has_checkpoint:
             print(f"{run_dir} has no checkpoint yet: starting it afresh from its config", file=sys.stderr)
             (run_dir / METRICS_NAME).unlink(missing_ok=True)
             shutil.rmtree(run_dir / TENSORBOARD_DIR, ignore_errors=True)
             return cls(config, run_dir, transfer=True)  # nothing saved yet: its transfer too
-        payload = load_checkpoint(run_dir / CHECKPOINT_NAME, expected_env_id=config.env_id)
         trainer = cls(config, run_dir)
         trainer._restore(payload)
         return trainer
 
     def _state(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "agent": self.agent.state_dict(),
-                "learner": self.learner.state_dict(), "update": self.update,
-                "global_step": self.global_step, "elapsed": self.elapsed, "last_eval": self.last_eval,
-                "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state()}
+        if self.weights_only:
+            return {**self._counters(), WEIGHTS_ONLY: True}
+        return {**self._counters(), "learner": self.learner.state_dict(), "torch_rng": torch.get_rng_state(),
+                "generator": self.generator.get_state()}
+
+    def _counters(self) -> dict[str, Any]:
+        """The config, the agent's weights and the progress counters: what a slimmed checkpoint keeps."""
+        return {"config": self.config.to_dict(), "agent": self.agent.state_dict(), "update": self.update,
+                "global_step": self.global_step, "elapsed": self.elapsed, "last_eval": self.last_eval}
 
     def _restore(self, payload: dict[str, Any]) -> None:
         try:
             self.agent.load_state_dict(payload["agent"])
-            self.learner.load_state_dict(payload["learner"])
             self.update, self.global_step = payload["update"], payload["global_step"]
             self.elapsed, self.last_eval = payload["elapsed"], payload["last_eval"]
-            torch.set_rng_state(payload["torch_rng"])
-            self.generator.set_state(payload["generator"])
+            self.weights_only = bool(payload.get(WEIGHTS_ONLY))
+            if not self.weights_only:
+                self.learner.load_state_dict(payload["learner"])
+                torch.set_rng_state(payload["torch_rng"])
+                self.generator.set_state(payload["generator"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint in {self.run_dir} does not match its config "
                                   f"({str(exc).splitlines()[0]})") from None

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -241,6 +242,36 @@ def test_resuming_a_finished_run_trains_nothing(trained_run, capsys):
     code, out, _ = run_cli(["train", "--run-dir", trained_run, "--resume"], capsys)
     assert code == 0 and "already complete" in out
     assert (trained_run / "metrics.csv").read_text() == before
+
+
+def test_slim_keeps_what_evaluation_needs_and_refuses_further_training(trained_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    full = torch.load(run / "checkpoint.pt", weights_only=True)
+    code, out, _ = run_cli(["slim", run], capsys)
+    assert code == 0 and "MB" in out
+    slim = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert slim["weights_only"] and "learner" not in slim and slim["global_step"] == full["global_step"]
+    assert slim["agent"].keys() == full["agent"].keys()
+    assert all(torch.equal(slim["agent"][key], value) for key, value in full["agent"].items())
+    scores = []
+    for run_dir in (trained_run, run):  # the same weights score the same on the same held-out tasks
+        assert run_cli(["evaluate", run_dir, "--num-tasks", "100", "--policy", "stochastic"], capsys)[0] == 0
+        scores.append(json.loads((run_dir / "evaluation.json").read_text())["agent"]["mean"])
+    assert scores[0] == scores[1]
+    code, out, _ = run_cli(["train", "--run-dir", run, "--resume"], capsys)
+    assert code == 0 and "already complete" in out
+    assert "learner" not in torch.load(run / "checkpoint.pt", weights_only=True)  # still slim
+    code, _, err = run_cli(["train", "--run-dir", run, "--resume", "--total-steps", "1280"], capsys)
+    assert_one_line_error(code, err, "keeps its final weights only")
+    assert json.loads((run / "config.json").read_text())["total_steps"] == 640  # nothing rewritten
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(trained_run, unfinished)
+    config = json.loads((unfinished / "config.json").read_text())
+    (unfinished / "config.json").write_text(json.dumps({**config, "total_steps": 1280}))
+    code, _, err = run_cli(["slim", unfinished], capsys)
+    assert_one_line_error(code, err, "only a finished run can be slimmed")
 
 
 def test_training_logs_csv_and_tensorboard_events(trained_run):
