@@ -129,11 +129,11 @@ class Trainer:
 
     def _state(self) -> dict[str, Any]:
         if self.weights_only:
-            return {**self._counters(), WEIGHTS_ONLY: True}
-        return {**self._counters(), "learner": self.learner.state_dict(), "torch_rng": torch.get_rng_state(),
-                "generator": self.generator.get_state()}
+            return {**self._weights_and_counters(), WEIGHTS_ONLY: True}
+        return {**self._weights_and_counters(), "learner": self.learner.state_dict(),
+                "torch_rng": torch.get_rng_state(), "generator": self.generator.get_state()}
 
-    def _counters(self) -> dict[str, Any]:
+    def _weights_and_counters(self) -> dict[str, Any]:
         """The config, the agent's weights and the progress counters: what a slimmed checkpoint keeps."""
         return {"config": self.config.to_dict(), "agent": self.agent.state_dict(), "update": self.update,
                 "global_step": self.global_step, "elapsed": self.elapsed, "last_eval": self.last_eval}
