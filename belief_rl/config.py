@@ -160,6 +160,9 @@ class SVGConfig:
     anneal_lr: bool = setting(False, "decay the actor, critic and belief learning rates linearly to zero")
     gamma: float = setting(0.99, "discount factor")
     retrace_lambda: float = setting(0.95, "Retrace λ")
+    retrace_correction: bool = setting(True, "traces c = λ·min(1, π/μ) (Retrace); off: c = λ, uncorrected "
+                                             "λ-returns, biased off-policy (a diagnostic of what cut "
+                                             "traces cost)")
     tau: float = setting(0.005, "Polyak rate of the target networks")
     init_alpha: float = setting(0.1, "initial temperature α")
     auto_alpha: bool = setting(True, "tune α so the regularizer's penalty meets its target")

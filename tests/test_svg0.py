@@ -1,5 +1,7 @@
 """SVG(0): squashed Gaussian actor, sequence replay, gradient wiring, and a short run that learns."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -351,3 +353,28 @@ def test_the_information_reward_needs_an_agent_with_a_task_belief():
     with pytest.raises(ValueError, match="info_gain_coef must be >= 0"):
         SVGConfig(info_gain_coef=-0.5)
     TrainConfig(algorithm="svg0", agent={"kind": "aux_head"}, svg0={"info_gain_coef": 1.0})
+
+
+@pytest.mark.parametrize("correction", [True, False])
+def test_uncorrected_traces_ignore_the_behaviour_policy(correction, monkeypatch):
+    """With ``retrace_correction`` off every trace is λ, whatever μ was; with it on, an unlikely behaviour
+    action (μ ≫ π) cuts the trace to λ·π/μ."""
+    import belief_rl.algorithms.svg0 as svg0_module
+
+    torch.manual_seed(0)
+    agent, env = small_agent(kind="rnn")
+    learner = SVG0(agent, SVGConfig(num_envs=4, batch_size=4, retrace_lambda=0.9,
+                                    retrace_correction=correction))
+    rollout = collect_rollout(env, agent, seed=0)
+    seen = []
+    original = svg0_module.retrace_targets
+    monkeypatch.setattr(svg0_module, "retrace_targets",
+                        lambda *args: seen.append(args[4]) or original(*args))
+    # μ said these actions were e^5 times likelier than π does now.
+    metrics = learner.gradient_step(rollout.batch, rollout.log_probs + 5.0, rollout.rewards, rollout.dones)
+    if correction:
+        assert torch.all(seen[0] < -4.0)
+        assert metrics["trace_mean"] < 0.9 * math.exp(-4.0)
+    else:
+        assert torch.equal(seen[0], torch.zeros_like(rollout.rewards))
+        assert metrics["trace_mean"] == pytest.approx(0.9)

@@ -205,7 +205,11 @@ class SVG0:
                 values = values - alpha * self.regularizer.penalty(dist, next_action, next_log_prob, context,
                                                                    policy.latent)
             q_taken = self.target_agent.q_values(target_features, batch.actions).min(-1).values
-            log_rhos = agent.retrace_log_prob(policy, detached_features, batch.actions) - behaviour_log_probs
+            if cfg.retrace_correction:
+                log_pis = agent.retrace_log_prob(policy, detached_features, batch.actions)
+                log_rhos = log_pis - behaviour_log_probs
+            else:  # every trace is λ: the uncorrected λ-return
+                log_rhos = torch.zeros_like(rewards)
             discounts = cfg.gamma * (1.0 - dones.float())
             targets = retrace_targets(rewards, discounts, q_taken, values, log_rhos, cfg.retrace_lambda,
                                       torch.zeros_like(rewards[-1]))
