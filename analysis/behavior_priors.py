@@ -228,7 +228,7 @@ def main() -> None:
             {"seed": trial.seed, **trial_result(trial_dir(sweep_dir, trial), args.success, args.kl_episodes)})
     results = {"specs": [s.to_dict() for s in specs], "success_level": args.success,
                "kl_episodes": args.kl_episodes,
-               "machine": machine_description(),
+               "machine": machine_description(spec.threads_per_trial, sweep=True),
                "sweep_wall_time_s": {s.name: _wall_time(args.out / s.name) for s in specs},
                "settings": {label: {"summary": summarize_setting(trials), "trials": trials}
                             for label, trials in groups.items()}}

@@ -254,7 +254,8 @@ def main() -> None:
 
     env_id = spec.env or "belief_rl/Bandit-v0"
     results = {"env_id": env_id, "spec": spec.to_dict(), "eval_tasks": args.eval_tasks,
-               "eval_seed": args.eval_seed, "policy": "stochastic", "machine": machine_description(),
+               "eval_seed": args.eval_seed, "policy": "stochastic",
+               "machine": machine_description(spec.threads_per_trial, sweep=True),
                "num_trials": len(run_dirs), "num_finished": len(finished),
                "sweep_wall_time_s": round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1),
                "trial_wall_time_s": sum(t["train_wall_time_s"] for t in trials),

@@ -66,11 +66,18 @@ def steps_to_reach(curve: dict[str, list[float]], level: float) -> float | None:
     return None
 
 
-def machine_description() -> str:
-    """CPU architecture, core count, torch version and threads, for result files."""
-    threads = torch.get_num_threads()
-    return (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{threads} thread{'s' if threads != 1 else ''}")
+def machine_description(threads_per_trial: int | None = None, sweep: bool = False) -> str:
+    """CPU architecture, core count, torch version and threads, for result files.
+
+    The threads are this process's, or with ``sweep`` those each sweep trial trained with
+    (``threads_per_trial``; None: as many as fill the CPUs), since a sweep's analysis trains nothing itself.
+    """
+    if sweep and threads_per_trial is None:
+        threads = "threads per trial filling the CPUs"
+    else:
+        count = threads_per_trial if sweep else torch.get_num_threads()
+        threads = f"{count} thread{'s' if count != 1 else ''}{' per trial' if sweep else ''}"
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads}"
 
 
 def committed_env_summaries(path: Path) -> dict[str, dict]:

@@ -352,6 +352,7 @@ def test_study_scripts_read_finished_trials_into_json_and_figures(tmp_path):
     trial = next(t for t in gap["trials"] if t["ib_beta"] == 0.1 and t["train_tasks"] == 4)
     assert trial["gap"] == pytest.approx(trial["train_return"] - trial["held_out_return"])
     assert gap["num_finished"] == gap["num_trials"] == 4
+    assert gap["machine"].endswith(", 1 thread per trial")  # the trials' threads, not the analysis's
     paired = {row["train_tasks"]: row for row in gap["paired_vs_beta_0"]}
     assert set(paired) == {4, "unlimited"} and all(row["ib_beta"] == 0.1 for row in paired.values())
     baseline = next(t for t in gap["trials"] if t["ib_beta"] == 0.0 and t["train_tasks"] == 4)
