@@ -41,7 +41,7 @@ from belief_rl import envs  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import held_out_kwargs, seeded_rollout  # noqa: E402
-from belief_rl.experiments import machine_description, read_metrics  # noqa: E402
+from belief_rl.experiments import read_metrics, sweep_machine_description  # noqa: E402
 from belief_rl.hierarchy.action_kl import agent_action_kl  # noqa: E402
 from belief_rl.plotting import save_figure  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
@@ -228,7 +228,7 @@ def main() -> None:
             {"seed": trial.seed, **trial_result(trial_dir(sweep_dir, trial), args.success, args.kl_episodes)})
     results = {"specs": [s.to_dict() for s in specs], "success_level": args.success,
                "kl_episodes": args.kl_episodes,
-               "machine": machine_description(spec.threads_per_trial, sweep=True),
+               "machine": sweep_machine_description(spec.threads_per_trial),
                "sweep_wall_time_s": {s.name: _wall_time(args.out / s.name) for s in specs},
                "settings": {label: {"summary": summarize_setting(trials), "trials": trials}
                             for label, trials in groups.items()}}

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 from belief_rl.checkpoint import atomic_write_bytes  # noqa: E402
 from belief_rl.errors import BeliefRLError  # noqa: E402
 from belief_rl.evaluation import evaluate_agent  # noqa: E402
-from belief_rl.experiments import learning_curve, machine_description, mean_curve, read_metrics  # noqa: E402
+from belief_rl.experiments import learning_curve, mean_curve, read_metrics, sweep_machine_description  # noqa: E402
 from belief_rl.plotting import plot_mean_curve, save_figure  # noqa: E402
 from belief_rl.runs import load_agent  # noqa: E402
 from belief_rl.stats import mean_stderr  # noqa: E402
@@ -255,7 +255,7 @@ def main() -> None:
     env_id = spec.env or "belief_rl/Bandit-v0"
     results = {"env_id": env_id, "spec": spec.to_dict(), "eval_tasks": args.eval_tasks,
                "eval_seed": args.eval_seed, "policy": "stochastic",
-               "machine": machine_description(spec.threads_per_trial, sweep=True),
+               "machine": sweep_machine_description(spec.threads_per_trial),
                "num_trials": len(run_dirs), "num_finished": len(finished),
                "sweep_wall_time_s": round(sum(i["wall_time_s"] for i in read_invocations(sweep_dir)), 1),
                "trial_wall_time_s": sum(t["train_wall_time_s"] for t in trials),

@@ -66,18 +66,20 @@ def steps_to_reach(curve: dict[str, list[float]], level: float) -> float | None:
     return None
 
 
-def machine_description(threads_per_trial: int | None = None, sweep: bool = False) -> str:
-    """CPU architecture, core count, torch version and threads, for result files.
-
-    The threads are this process's, or with ``sweep`` those each sweep trial trained with
-    (``threads_per_trial``; None: as many as fill the CPUs), since a sweep's analysis trains nothing itself.
-    """
-    if sweep and threads_per_trial is None:
-        threads = "threads per trial filling the CPUs"
-    else:
-        count = threads_per_trial if sweep else torch.get_num_threads()
-        threads = f"{count} thread{'s' if count != 1 else ''}{' per trial' if sweep else ''}"
+def machine_description(threads: str | None = None) -> str:
+    """CPU architecture, core count, torch version and threads (default: this process's), for result files."""
+    if threads is None:
+        count = torch.get_num_threads()
+        threads = f"{count} thread{'s' if count != 1 else ''}"
     return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads}"
+
+
+def sweep_machine_description(threads_per_trial: int | None) -> str:
+    """:func:`machine_description` with the threads each sweep trial trained with (None: as many as fill the
+    CPUs), since a sweep's analysis trains nothing itself."""
+    if threads_per_trial is None:
+        return machine_description("threads per trial filling the CPUs")
+    return machine_description(f"{threads_per_trial} thread{'s' if threads_per_trial != 1 else ''} per trial")
 
 
 def committed_env_summaries(path: Path) -> dict[str, dict]:

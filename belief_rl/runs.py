@@ -190,4 +190,3 @@ def slim_checkpoint(run_dir: Path) -> tuple[int, int]:
                               "can be slimmed (a slimmed run cannot resume)")
     save_checkpoint(path, {**{key: payload[key] for key in WEIGHTS_ONLY_KEYS}, WEIGHTS_ONLY: True})
     return before, path.stat().st_size
-
