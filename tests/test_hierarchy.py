@@ -286,6 +286,37 @@ def test_with_a_shared_low_level_the_prior_is_the_low_level_and_an_empty_module_
         freeze_modules(flat, ("prior",))
 
 
+@pytest.mark.parametrize("with_low", [False, True])
+def test_a_shared_low_level_becomes_the_frozen_low_level_prior_of_a_separate_agent(with_low):
+    """The paper's "Separate LL" transfer: the source's π^L (its π0^L) becomes the new agent's frozen π0^L,
+    whose Gaussian is exactly the source π^L's pre-squash one; the new π^L starts fresh, or from the same
+    weights, and is trained."""
+    source = latent_agent("hierarchical", seed=1, prior="isotropic", shared_low=True)
+    agent = latent_agent("hierarchical", seed=2, prior="isotropic", shared_low=False)
+    fresh = copy.deepcopy(agent)
+    with torch.no_grad():  # a source π^L away from the near-N(0, I) initialization every low level shares
+        for p in source.low.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    load_modules(agent, source, ("prior", "low") if with_low else ("prior",))
+    freeze_modules(agent, ("prior",))
+    obs = observations(batch=16, steps=1)[0]
+    z = torch.randn(16, agent.latent_size)
+    source_low, low_prior = source.low_policy(z, obs).base, agent.low_prior_policy(z, obs)
+    torch.testing.assert_close(low_prior.mean, source_low.mean)
+    torch.testing.assert_close(low_prior.stddev, source_low.stddev)
+    assert not any(p.requires_grad for p in agent.low_prior.parameters())
+    for p, q in zip(agent.low.parameters(), (source if with_low else fresh).low.parameters()):
+        assert torch.equal(p, q) and p.requires_grad
+    _, kl_low = two_level_kl(agent.high(obs), agent.high(obs), agent.low_policy(z, obs).base, low_prior)
+    assert torch.allclose(kl_low, torch.zeros(16)) if with_low else bool((kl_low > 0.1).all())
+    # The way back: a separate π0^L loads into a shared-low agent's π^L; a flat prior fits neither.
+    shared = latent_agent("hierarchical", seed=3, prior="isotropic", shared_low=True)
+    load_modules(shared, agent, ("prior",))
+    torch.testing.assert_close(shared.low_policy(z, obs).base.mean, source_low.mean)
+    with pytest.raises(CheckpointError, match="cannot transfer 'prior'"):
+        load_modules(agent, latent_agent("feedforward", prior="distral"), ("prior",))
+
+
 def _act(actor, obs: torch.Tensor, state, seed: int = 5, deterministic: bool = False):
     inputs = actor.encode_inputs(obs, torch.zeros(obs.shape[0], 2), torch.zeros(obs.shape[0]),
                                  torch.ones(obs.shape[0]), 0)

@@ -4,6 +4,12 @@ The modules are named as :meth:`~belief_rl.agents.latent.LatentPolicyAgent.modul
 ``high`` (π^H, or the flat policy), ``low`` (π^L) and ``prior`` (the parameters of π0). Transferred modules
 take the source run's final weights; every other module keeps its fresh initialization. Frozen modules are
 not trained further (the RL losses and the prior's distillation skip them).
+
+A low-level prior π0^L moves between the two ways an agent can hold it. With a shared low level it is the
+policy's squashed action head π^L; with a separate one it is a :class:`GaussianActionPrior`. Both are the same
+network, an MLP to the mean and log-std of the pre-squash action. So the ``prior`` of a shared-low run can
+become the frozen π0^L of a separate-low agent. That agent's π^L is then trained, either fresh or (with
+``low`` transferred too) from the same weights: the paper's "Separate LL" transfer.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from pathlib import Path
 from belief_rl.agents.latent import LatentPolicyAgent
 from belief_rl.checkpoint import CheckpointError
 from belief_rl.config import HierarchyConfig
+from belief_rl.hierarchy.priors import GaussianActionPrior
+from belief_rl.networks.action_heads import SquashedGaussianActionHead
+
+_LOW_LEVEL_NETWORKS = (SquashedGaussianActionHead, GaussianActionPrior)
 
 
 def load_modules(agent: LatentPolicyAgent, source: LatentPolicyAgent, names: tuple[str, ...],
@@ -23,10 +33,12 @@ def load_modules(agent: LatentPolicyAgent, source: LatentPolicyAgent, names: tup
         targets, sources = agent.modules_named(name), source.modules_named(name)
         if not any(p.numel() for module in targets for p in module.parameters()):
             raise CheckpointError(f"nothing to transfer in {name!r}: this agent's {name} has no parameters")
-        if len(targets) != len(sources) or any(type(t) is not type(s) for t, s in zip(targets, sources)):
+        if len(targets) != len(sources) or not all(map(_interchangeable, targets, sources)):
             raise CheckpointError(f"cannot transfer {name!r} from {source_name}: its {name} modules "
                                   f"({_kinds(sources)}) differ from this agent's ({_kinds(targets)})")
         for target, module in zip(targets, sources):
+            if type(target) is not type(module):  # a low level held the other way: its network is the same
+                target, module = target.net, module.net
             try:
                 target.load_state_dict(module.state_dict())
             except RuntimeError as exc:
@@ -53,6 +65,11 @@ def transfer_from_run(agent: LatentPolicyAgent, hierarchy: HierarchyConfig) -> N
         raise CheckpointError(f"{source_dir} holds a {type(source).__name__}: transfer needs a feedforward "
                               "or hierarchical run")
     load_modules(agent, source, hierarchy.transfer_modules, str(source_dir))
+
+
+def _interchangeable(target: object, source: object) -> bool:
+    return type(target) is type(source) or (isinstance(target, _LOW_LEVEL_NETWORKS)
+                                            and isinstance(source, _LOW_LEVEL_NETWORKS))
 
 
 def _kinds(modules: list) -> str:
