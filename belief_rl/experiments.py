@@ -68,9 +68,7 @@ def steps_to_reach(curve: dict[str, list[float]], level: float) -> float | None:
 
 def machine_description(threads: str | None = None) -> str:
     """CPU architecture, core count, torch version and threads (default: this process's), for result files."""
-    if threads is None:
-        count = torch.get_num_threads()
-        threads = f"{count} thread{'s' if count != 1 else ''}"
+    threads = threads or _thread_count(torch.get_num_threads())
     return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads}"
 
 
@@ -79,7 +77,11 @@ def sweep_machine_description(threads_per_trial: int | None) -> str:
     CPUs), since a sweep's analysis trains nothing itself."""
     if threads_per_trial is None:
         return machine_description("threads per trial filling the CPUs")
-    return machine_description(f"{threads_per_trial} thread{'s' if threads_per_trial != 1 else ''} per trial")
+    return machine_description(f"{_thread_count(threads_per_trial)} per trial")
+
+
+def _thread_count(count: int) -> str:
+    return f"{count} thread{'s' if count != 1 else ''}"
 
 
 def committed_env_summaries(path: Path) -> dict[str, dict]:
